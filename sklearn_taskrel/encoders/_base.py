@@ -1,0 +1,141 @@
+"""The encoder protocol.
+
+An *encoder* turns a batch of raw inputs into a 2-D array of embeddings. The
+estimators accept:
+
+- ``None``: the inputs already are embeddings;
+- a :class:`torch.nn.Module` (its ``forward`` is the embedding);
+- a fitted :class:`skorch.NeuralNet` (its ``module_``);
+- an :class:`Encoder` (the adapters of :mod:`sklearn_taskrel.encoders`);
+- any callable ``f(batch) -> array``;
+- a zero-argument factory (a function or an ``nn.Module`` class) that returns one of
+  the above. Factories are what a zoo grid should hold: cloning an estimator
+  deep-copies its parameters, and a factory is copied for free while a module's
+  weights are not.
+"""
+
+import hashlib
+import inspect
+
+
+class Encoder:
+    """Base class of encoder adapters.
+
+    Subclasses implement :meth:`encode` on one batch and may override
+    :meth:`fingerprint`. Adapters are shared, not copied, by :func:`copy.deepcopy`
+    (and so by :func:`sklearn.base.clone`): they hold loaded models that the
+    estimators only read.
+    """
+
+    #: Whether :meth:`encode` expects torch tensors on ``self.device``.
+    takes_tensors = False
+
+    def encode(self, batch):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __call__(self, batch):
+        return self.encode(batch)
+
+    def fingerprint(self):
+        """A stable identity for caches: class name plus repr by default."""
+        return hashlib.sha1(f"{type(self).__qualname__}:{self!r}".encode()).hexdigest()
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+def is_factory(obj):
+    """True if ``obj`` is a zero-argument callable that builds an encoder.
+
+    ``nn.Module`` instances and :class:`Encoder` instances are encoders, not
+    factories; an ``nn.Module`` *class* is a factory.
+    """
+    try:
+        import torch
+
+        if isinstance(obj, torch.nn.Module):
+            return False
+        if inspect.isclass(obj) and issubclass(obj, torch.nn.Module):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Encoder) or not callable(obj) or inspect.isclass(obj):
+        return False
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return False
+    required = [
+        p for p in sig.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(required) == 0 and not any(
+        p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
+
+
+def build_encoder(encoder):
+    """Resolve an ``encoder`` parameter to an object that maps batches to arrays.
+
+    Raises ``TypeError`` naming the value if it is none of the accepted kinds.
+    """
+    if encoder is None:
+        return None
+    if is_factory(encoder):
+        built = encoder()
+        if built is None or is_factory(built):
+            raise TypeError(
+                f"encoder factory {encoder!r} must return an encoder (an nn.Module, a "
+                f"callable on a batch or an Encoder); it returned {built!r}."
+            )
+        return built
+    try:
+        from skorch import NeuralNet
+
+        if isinstance(encoder, NeuralNet):
+            if not getattr(encoder, "initialized_", False):
+                raise TypeError(
+                    f"encoder is a skorch net that is not initialized ({type(encoder).__name__}); "
+                    "fit or initialize() it first."
+                )
+            return encoder.module_
+    except ImportError:  # pragma: no cover
+        pass
+    if callable(encoder):
+        return encoder
+    raise TypeError(
+        "encoder must be None, a torch.nn.Module, a skorch NeuralNet, a callable "
+        f"mapping a batch to an array, or a zero-argument factory; got {encoder!r}."
+    )
+
+
+def encoder_fingerprint(encoder):
+    """Identity of an encoder for embedding caches.
+
+    Adapters provide :meth:`Encoder.fingerprint`; modules are hashed by their class
+    and parameter values (a hash of the state dict); other callables by qualified name.
+    """
+    if encoder is None:
+        return "identity"
+    if hasattr(encoder, "fingerprint"):
+        return encoder.fingerprint()
+    try:
+        import torch
+
+        if isinstance(encoder, torch.nn.Module):
+            h = hashlib.sha1(type(encoder).__qualname__.encode())
+            for name, tensor in encoder.state_dict().items():
+                h.update(name.encode())
+                t = tensor.detach().cpu().contiguous()
+                h.update(str(tuple(t.shape)).encode())
+                h.update(t.view(-1).view(torch.uint8).numpy().tobytes()
+                         if t.numel() else b"")
+            return h.hexdigest()
+    except ImportError:  # pragma: no cover
+        pass
+    name = getattr(encoder, "__qualname__", type(encoder).__qualname__)
+    module = getattr(encoder, "__module__", "")
+    return hashlib.sha1(f"{module}.{name}".encode()).hexdigest()
+

@@ -1,0 +1,170 @@
+"""Batched embedding extraction: the one place that runs encoders on data."""
+
+import contextlib
+import time
+
+import numpy as np
+
+from sklearn_taskrel.encoders._base import build_encoder
+from sklearn_taskrel.exceptions import EncoderError
+from sklearn_taskrel.utils._device import resolve_device
+
+
+def _n_samples(X):
+    if hasattr(X, "shape") and X.shape is not None and len(X.shape) > 0:
+        return int(X.shape[0])
+    return len(X)
+
+
+def _as_batchable(X):
+    """Pandas objects become numpy; everything else is sliced as it is."""
+    if hasattr(X, "iloc") and hasattr(X, "to_numpy"):
+        return X.to_numpy()
+    return X
+
+
+def _progress(total, verbose, desc):
+    if not verbose:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total, desc=desc, unit="sample", leave=False)
+
+
+def _to_numpy_2d(out, start, stop):
+    if isinstance(out, (tuple, list)) and len(out) and not np.isscalar(out[0]):
+        # modules that return (features, logits) or similar: the first output
+        if hasattr(out[0], "shape") and len(getattr(out[0], "shape", ())) >= 1:
+            out = out[0]
+    if isinstance(out, dict):
+        raise EncoderError(
+            "encoder returned a dict; wrap it so that it returns the embedding array "
+            f"(keys: {sorted(out)[:5]})."
+        )
+    if hasattr(out, "detach"):
+        out = out.detach()
+        out = (out.float() if out.is_floating_point() else out).cpu().numpy()
+    out = np.asarray(out)
+    if out.dtype.kind not in "fiub":
+        raise EncoderError(f"encoder returned non-numeric output of dtype {out.dtype}.")
+    n = stop - start
+    if out.ndim == 1 and n == 1:
+        out = out[None, :]
+    if out.ndim != 2 or out.shape[0] != n:
+        raise EncoderError(
+            f"encoder returned an array of shape {out.shape} for a batch of {n} "
+            "samples; expected (batch_size, n_features). Pool or flatten the output "
+            "in the encoder."
+        )
+    out = out.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(out)):
+        bad = int((~np.isfinite(out)).any(axis=1).sum())
+        raise EncoderError(
+            f"encoder returned NaN or infinite values for {bad} of the {n} samples "
+            f"in rows {start}..{stop - 1}."
+        )
+    return out
+
+
+def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
+                       mixed_precision=False, pin_memory=False, verbose=0,
+                       desc="embedding", timings=None):
+    """Run ``encoder`` on ``X`` in batches and return float32 CPU embeddings.
+
+    Parameters
+    ----------
+    encoder : None, nn.Module, skorch NeuralNet, callable or factory
+        See :mod:`sklearn_taskrel.encoders`. ``None`` validates and returns ``X``.
+    X : array-like, tensor or list
+        Raw inputs; sliced along the first axis.
+    batch_size : int, default=256
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        For ``nn.Module`` encoders: where the forward pass runs. The module is moved
+        there and stays there.
+    mixed_precision : bool, default=False
+        Run ``nn.Module`` forwards under :func:`torch.autocast` (float16 on CUDA,
+        bfloat16 on the CPU). Outputs are cast back to float32.
+    pin_memory : bool, default=False
+        Pin host batches before the copy to CUDA (asynchronous copies).
+    verbose : int, default=0
+        A tqdm progress bar when > 0.
+    timings : dict or None
+        If given, receives ``{"seconds": ..., "n_samples": ...}``.
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, n_features), dtype float32
+
+    Raises
+    ------
+    EncoderError
+        If the encoder raises, or returns non-finite values or the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_taskrel.encoders import extract_embeddings
+    >>> enc = torch.nn.Linear(4, 2)
+    >>> extract_embeddings(enc, np.ones((10, 4), np.float32), batch_size=4, device="cpu").shape
+    (10, 2)
+    """
+    t0 = time.perf_counter()
+    enc = build_encoder(encoder)
+    X = _as_batchable(X)
+    n = _n_samples(X)
+    if n == 0:
+        raise ValueError("X is empty: at least one sample is required to embed.")
+    import torch
+
+    is_module = isinstance(enc, torch.nn.Module)
+    takes_tensors = is_module or getattr(enc, "takes_tensors", False)
+    dev = resolve_device(device if is_module or takes_tensors else "cpu")
+    was_training = None
+    if is_module:
+        was_training = enc.training
+        enc.to(dev)
+        enc.eval()
+    if mixed_precision and is_module:
+        amp_dtype = torch.float16 if dev.type == "cuda" else torch.bfloat16
+        amp = torch.autocast(device_type=dev.type, dtype=amp_dtype)
+    else:
+        amp = contextlib.nullcontext()
+    bar = _progress(n, verbose, desc)
+    outputs = []
+    try:
+        with torch.no_grad(), amp:
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                batch = X[start:stop]
+                if takes_tensors:
+                    if not torch.is_tensor(batch):
+                        batch = torch.from_numpy(np.ascontiguousarray(batch))
+                    if batch.dtype == torch.float64:
+                        batch = batch.float()
+                    if dev.type == "cuda":
+                        if pin_memory:
+                            batch = batch.pin_memory()
+                        batch = batch.to(dev, non_blocking=pin_memory)
+                try:
+                    out = enc(batch)
+                except EncoderError:
+                    raise
+                except Exception as exc:  # the user's encoder failed
+                    raise EncoderError(
+                        f"encoder {type(enc).__name__} raised {type(exc).__name__} on "
+                        f"rows {start}..{stop - 1}: {exc}"
+                    ) from exc
+                outputs.append(_to_numpy_2d(out, start, stop))
+                if bar is not None:
+                    bar.update(stop - start)
+    finally:
+        if bar is not None:
+            bar.close()
+        if is_module and was_training:
+            enc.train(True)
+    Z = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
+    if timings is not None:
+        timings.update(seconds=time.perf_counter() - t0, n_samples=n)
+    return Z
