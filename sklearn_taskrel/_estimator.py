@@ -109,9 +109,10 @@ class TaskRelatednessScorer(BaseEstimator):
     max_samples : int, default=10000
         Largest target sample (stratified subsample) and reference sample used to
         fit the transformations. The terms are then evaluated on the whole target.
-    ot_batch_size : int, default=2000
+    ot_batch_size : int or None, default=None
         Fast: largest target chunk per exact OT problem (chunking keeps the value an
-        upper bound). Paper: the OT batch size of each step (authors: 1000-2500).
+        upper bound; ``None`` is 2000). Paper: the OT batch size of each step
+        (``None`` is the authors' 1000).
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the encoder and the reference head run.
     batch_size : int, default=256
@@ -199,7 +200,7 @@ class TaskRelatednessScorer(BaseEstimator):
         "max_iter": [None, Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_samples": [Interval(Integral, 2, None, closed="left")],
-        "ot_batch_size": [Interval(Integral, 2, None, closed="left")],
+        "ot_batch_size": [None, Interval(Integral, 2, None, closed="left")],
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "mixed_precision": ["boolean"],
@@ -212,7 +213,7 @@ class TaskRelatednessScorer(BaseEstimator):
                  label_map=None, method="fast", feature_map="affine", alpha=1.0,
                  lipschitz="certified", head_lipschitz=0.02, head_penalty=1e4,
                  head_max_iter=300, max_iter=None, tol=1e-3, max_samples=10000,
-                 ot_batch_size=2000, device="auto", batch_size=256,
+                 ot_batch_size=None, device="auto", batch_size=256,
                  mixed_precision=False, random_state=None, verbose=0):
         self.reference = reference
         self.encoder = encoder
@@ -430,7 +431,7 @@ class TaskRelatednessScorer(BaseEstimator):
                 learn_label_map=learn, learn_feature_map=fmap != "identity",
                 assignment=assignment,
                 n_steps=2001 if self.max_iter is None else self.max_iter,
-                batch_size=self.ot_batch_size if self.ot_batch_size != 2000 else 1000,
+                batch_size=1000 if self.ot_batch_size is None else self.ot_batch_size,
                 rng=rng, device=resolve_device(self.device), verbose=self.verbose)
         else:
             tr = fit_transformation(
@@ -438,10 +439,13 @@ class TaskRelatednessScorer(BaseEstimator):
                 self.reference_class_losses_, tau, target_prior,
                 learn_label_map=learn, assignment=assignment, feature_map=fmap,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
-                tol=self.tol, chunk_size=self.ot_batch_size, rng=rng,
+                tol=self.tol, chunk_size=self._chunk_size(), rng=rng,
                 callback=self._iteration_callback())
         self.transformation_ = tr
         return tr
+
+    def _chunk_size(self):
+        return 2000 if self.ot_batch_size is None else self.ot_batch_size
 
     def _iteration_callback(self):
         if self.verbose < 2:
@@ -462,7 +466,7 @@ class TaskRelatednessScorer(BaseEstimator):
                 ref_prior=self.reference_prior_,
                 feature_map="identity" if self.transforms == "fixed" else self.feature_map,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
-                tol=self.tol, chunk_size=self.ot_batch_size, rng=rng)
+                tol=self.tol, chunk_size=self._chunk_size(), rng=rng)
             self.transformation_ = tr
             self.pseudo_labels_ = None
             return None
@@ -499,7 +503,7 @@ class TaskRelatednessScorer(BaseEstimator):
         """``B softmax(W (M x + m) + c)`` for standardised target embeddings."""
         U = tr.map(Zt_s)
         q = softmax(U @ self.head_coef_.T + self.head_intercept_)
-        if tr.assignment is None:
+        if tr.joint is None:
             return q
         if label_map is None:
             _, label_map = prior_and_label_map(tr.joint)
@@ -517,18 +521,18 @@ class TaskRelatednessScorer(BaseEstimator):
             target_prior = np.bincount(yt, minlength=len(self.classes_)) / len(yt)
         tau = certified_lipschitz(self.head_coef_) if K_R > 1 else 0.0
         if self.lipschitz == "empirical" and K_R > 1:
-            _, B = (None, None) if tr.assignment is None else prior_and_label_map(tr.joint)
+            _, B = (None, None) if tr.joint is None else prior_and_label_map(tr.joint)
             U_t = tr.map(Zt_s)
             tau = empirical_lipschitz(np.vstack([np.vstack(self._Z_ref_by_class), U_t]),
                                       self.head_coef_, self.head_intercept_, B)
         self.lipschitz_ = tau
-        if tr.assignment is None:
+        if tr.joint is None:
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
             X_mapped = tr.map(Zt_s)
             W, _, _ = transport_with_weights(
                 self._Z_ref_by_class, X_mapped, y_eval, tr, None,
-                chunk_size=self.ot_batch_size, rng=np.random.RandomState(0),
+                chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
                 want_weights=False)
             from sklearn_taskrel.transport import bound_terms
 
@@ -537,7 +541,7 @@ class TaskRelatednessScorer(BaseEstimator):
         else:
             terms, tr = evaluate_transformation(
                 self._Z_ref_by_class, Zt_s, y_eval, tr, L, tau, target_prior,
-                chunk_size=self.ot_batch_size, rng=np.random.RandomState(0))
+                chunk_size=self._chunk_size(), rng=np.random.RandomState(0))
             D, B = prior_and_label_map(tr.joint)
         self.transformation_ = tr
         self._target_map_cache = self._feature_map_cache = None
@@ -549,7 +553,7 @@ class TaskRelatednessScorer(BaseEstimator):
         self.history_ = tr.history
         proba = self._transformed_proba(Zt_s, tr, label_map=B)
         if yt is None:
-            self.target_loss_ = float("nan") if tr.assignment is None else float(
+            self.target_loss_ = float("nan") if tr.joint is None else float(
                 -np.mean(np.log(np.maximum(proba.max(axis=1), 1e-300))))
         else:
             self.target_loss_ = float(-np.mean(np.log(np.maximum(
@@ -593,13 +597,13 @@ class TaskRelatednessScorer(BaseEstimator):
         Zt_s = self.target_scaler_.transform(self._embed(X, name="X"))
         tr = self.transformation_
         L = self.reference_class_losses_
-        if tr.assignment is None:
+        if tr.joint is None:
             from sklearn_taskrel.transport import bound_terms
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
             W, _, _ = transport_with_weights(
                 self._Z_ref_by_class, tr.map(Zt_s),
-                np.zeros(len(Zt_s), dtype=int), tr, None, chunk_size=self.ot_batch_size,
+                np.zeros(len(Zt_s), dtype=int), tr, None, chunk_size=self._chunk_size(),
                 rng=np.random.RandomState(0), want_weights=False)
             return bound_terms(tr.class_prior, None, L, W, self.lipschitz_)
         if y is None:
@@ -616,7 +620,7 @@ class TaskRelatednessScorer(BaseEstimator):
         prior = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
         terms, _ = evaluate_transformation(
             self._Z_ref_by_class, Zt_s, codes, tr, L, self.lipschitz_, prior,
-            chunk_size=self.ot_batch_size, rng=np.random.RandomState(0))
+            chunk_size=self._chunk_size(), rng=np.random.RandomState(0))
         return terms
 
     def score(self, X, y=None):

@@ -92,8 +92,13 @@ def bound_terms(class_prior, joint, class_losses, wasserstein, lipschitz):
 
 
 def _blocks(Z_ref_by_class, y_tgt, transformation, target_prior):
-    """One transport problem per target class (or one for the label-free case)."""
-    if transformation.assignment is None:
+    """One transport problem per target class (or one for the label-free case).
+
+    Target class ``t`` is compared with the reference mixture
+    ``sum_r Gamma[r, t] / pi_T[t] * P_R(. | r)``: one reference class when the label
+    map is an assignment, several (with weighted points) for a soft label map.
+    """
+    if transformation.joint is None:
         Z = np.vstack(Z_ref_by_class)
         a = np.concatenate([
             np.full(len(Zr), transformation.class_prior[r] / max(len(Zr), 1))
@@ -101,13 +106,35 @@ def _blocks(Z_ref_by_class, y_tgt, transformation, target_prior):
         ])
         keep = a > 0
         return [(Z[keep], a[keep] / a[keep].sum(), np.arange(len(y_tgt)), 1.0)]
+    joint = transformation.joint
     blocks = []
-    for t, r in enumerate(transformation.assignment):
+    for t in range(joint.shape[1]):
         idx = np.flatnonzero(y_tgt == t)
         if len(idx) == 0 or target_prior[t] == 0:
             continue
-        blocks.append((Z_ref_by_class[r], None, idx, float(target_prior[t])))
+        rs = [r for r in np.flatnonzero(joint[:, t] > 0) if len(Z_ref_by_class[r])]
+        if len(rs) == 1:
+            blocks.append((Z_ref_by_class[rs[0]], None, idx, float(target_prior[t])))
+            continue
+        Z = np.vstack([Z_ref_by_class[r] for r in rs])
+        a = np.concatenate([np.full(len(Z_ref_by_class[r]), joint[r, t] / len(Z_ref_by_class[r]))
+                            for r in rs])
+        blocks.append((Z, a / a.sum(), idx, float(target_prior[t])))
     return blocks
+
+
+def project_joint(joint, target_prior):
+    """Rescale each column of ``joint`` to the target prior (exact prior matching).
+
+    ``Gamma'[r, t] = Gamma[r, t] * pi_T[t] / sum_r Gamma[r, t]``: the label map of each
+    target class is kept, its mass is corrected. This is how a label map learned
+    with approximate prior matching (the authors' penalty) enters a valid bound.
+    """
+    col = joint.sum(axis=0)
+    out = np.zeros_like(joint)
+    nz = col > 0
+    out[:, nz] = joint[:, nz] * (target_prior[nz] / col[nz])[None, :]
+    return out
 
 
 def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
@@ -159,8 +186,11 @@ def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_
     if target_prior is None:
         target_prior = np.bincount(y_tgt, minlength=len(np.unique(y_tgt))) / len(y_tgt)
     tr = transformation
-    if tr.assignment is not None:
-        joint = joint_from_assignment(tr.assignment, target_prior, len(Z_ref_by_class))
+    if tr.joint is not None:
+        if tr.assignment is not None:
+            joint = joint_from_assignment(tr.assignment, target_prior, len(Z_ref_by_class))
+        else:
+            joint = project_joint(tr.joint, target_prior)
         D, _ = prior_and_label_map(joint)
         tr = Transformation(tr.assignment, joint, D, tr.feature_map, history=tr.history,
                             n_iter=tr.n_iter)

