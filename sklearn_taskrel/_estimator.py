@@ -5,7 +5,8 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import ClassifierTags
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
@@ -34,7 +35,7 @@ TRANSFORMS = ("learned_all", "learned_feature", "fixed")
 PSEUDO_LABELS = ("reference", "cluster", "none")
 
 
-class TaskRelatednessScorer(BaseEstimator):
+class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     """Task-relatedness (TR) of a target task to a reference task, for one encoder.
 
     TR is the smallest value of an upper bound on the target cross-entropy of the
@@ -89,8 +90,10 @@ class TaskRelatednessScorer(BaseEstimator):
     feature_map : {"affine", "diagonal", "translation", "identity"}, default="affine"
         Family of the learned feature map (fast method).
     alpha : float, default=1.0
-        Ridge strength of the feature map toward the identity, in units of the
-        Wasserstein term (fast method).
+        Ridge strength of the feature map toward the identity (fast method): the map
+        step adds ``alpha * d / n * ||M - I||_F^2`` to the plan-weighted squared
+        distances of standardised features, so the pull toward the identity is
+        strong when there are few target samples per feature.
     lipschitz : {"certified", "empirical"}, default="certified"
         ``tau``: the certified constant ``max_{k,l} ||w_k - w_l||`` of the head
         (a valid bound for any input), or the authors' largest gradient norm on the
@@ -105,7 +108,8 @@ class TaskRelatednessScorer(BaseEstimator):
     max_iter : int or None, default=None
         Outer iterations (fast: default 30) or optimisation steps (paper: default 2001).
     tol : float, default=1e-3
-        Fast method: stop when the objective decreases by less than ``tol`` (relative).
+        Fast method: stop when the bound decreases by less than ``tol`` times its
+        transport term.
     max_samples : int, default=10000
         Largest target sample (stratified subsample) and reference sample used to
         fit the transformations. The terms are then evaluated on the whole target.
@@ -647,12 +651,19 @@ class TaskRelatednessScorer(BaseEstimator):
 
     def predict(self, X):
         """Most probable target class under the transformed reference classifier."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
         tags.non_deterministic = False
+        # A classifier for model selection: stratified folds by default in
+        # cross_validate / GridSearchCV. ``score`` stays -TR (greater is better).
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        # transform returns float32 embeddings whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
 

@@ -62,8 +62,8 @@ def path_identity(path):
             return _PATH_HASHES[path][1]
     h = hashlib.sha1()
     for f in files:
-        h.update(os.path.relpath(f, path if os.path.isdir(path) else os.path.dirname(path))
-                 .encode())
+        if f != path:  # a folder: its layout counts; a file: only its bytes
+            h.update(os.path.relpath(f, path).encode())
         _hash_file(f, h)
     digest = h.hexdigest()
     with _PATH_LOCK:
@@ -169,12 +169,16 @@ def _same(a, b):
 
 
 def resolve_object(value):
-    """Call zero-argument factories; return anything else as it is."""
+    """Call zero-argument factories (functions, partials, classes); return anything else.
+
+    Callable *instances* (tokenizers, models, pipelines) are never called, even
+    when all their arguments are optional.
+    """
     from sklearn_taskrel.encoders._base import is_factory
 
-    if is_factory(value) and not inspect.isclass(value):
-        return value()
-    if inspect.isclass(value) and is_factory(value):
+    plain = (functools.partial, types.FunctionType, types.MethodType,
+             types.BuiltinFunctionType)
+    if (isinstance(value, plain) or inspect.isclass(value)) and is_factory(value):
         return value()
     return value
 

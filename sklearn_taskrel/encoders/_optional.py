@@ -2,6 +2,7 @@
 
 import importlib
 import importlib.util
+import os
 
 #: import name -> (pip requirement, sklearn-taskrel extra)
 PACKAGES = {
@@ -62,6 +63,7 @@ def import_optional(name, *, purpose):
     ...
     ImportError: MyEncoder needs the optional dependency 'no_such_package_xyz', which is not installed. Install it with `pip install no_such_package_xyz`.
     """
+    top = name.split(".")[0]
     try:
         return importlib.import_module(name)
     except ImportError as exc:
@@ -73,8 +75,8 @@ def import_optional(name, *, purpose):
                 f"because {missing!r} is missing: {install_hint(missing)}."
             ) from None
         raise ImportError(
-            f"{purpose} needs the optional dependency {name!r}, which is not installed. "
-            f"Install it with {install_hint(name)}."
+            f"{purpose} needs the optional dependency {top!r}, which is not installed. "
+            f"Install it with {install_hint(top)}."
         ) from None
 
 
@@ -84,3 +86,15 @@ def has_module(name):
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def hub_offline():
+    """Set ``HF_HUB_OFFLINE`` and ``TRANSFORMERS_OFFLINE`` to 1 unless already set.
+
+    Called before the adapters open a local folder with ``transformers`` or
+    ``sentence-transformers``. They pass ``local_files_only=True`` anyway; this
+    also silences the libraries' optional hub look-ups. It takes full effect only
+    before ``huggingface_hub`` is first imported, and a value the user set wins.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

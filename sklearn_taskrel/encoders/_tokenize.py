@@ -57,12 +57,13 @@ class TokenizerRuntime:
         return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
 
 
-def load_tokenizer(spec, *, max_length=None, purpose="this encoder", trust_remote_code=False):
+def load_tokenizer(spec, *, max_length=None, purpose="this encoder", trust_remote_code=False,
+                   prefer="tokenizers"):
     """A :class:`TokenizerRuntime` from an object, a factory or a local path.
 
-    A ``tokenizer.json`` file, or a folder that holds one, is read with the
-    ``tokenizers`` library alone; other folders go through
-    ``transformers.AutoTokenizer`` with ``local_files_only=True``.
+    A ``tokenizer.json`` file is read with the ``tokenizers`` library alone, and
+    so is a folder that holds one when ``prefer="tokenizers"``; other folders go
+    through ``transformers.AutoTokenizer`` with ``local_files_only=True``.
     """
     spec = resolve_object(spec)
     if isinstance(spec, (str, os.PathLike)):
@@ -72,7 +73,8 @@ def load_tokenizer(spec, *, max_length=None, purpose="this encoder", trust_remot
                 f"{purpose}: tokenizer path {path!r} does not exist (adapters load "
                 "local files only; nothing is downloaded).")
         json_path = path if os.path.isfile(path) else os.path.join(path, "tokenizer.json")
-        if os.path.isfile(json_path) and json_path.endswith(".json"):
+        use_json = os.path.isfile(path) or prefer == "tokenizers"
+        if use_json and os.path.isfile(json_path) and json_path.endswith(".json"):
             tokenizers = import_optional("tokenizers", purpose=purpose)
             spec = tokenizers.Tokenizer.from_file(json_path)
         else:

@@ -22,6 +22,8 @@ what lets several target classes share a reference class when ``K_T > K_R`` or w
 merging pays.
 """
 
+import itertools
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -70,6 +72,7 @@ def conditional_entropy(joint):
     return float(-(_xlogx(joint).sum() - _xlogx(D).sum()))
 
 
+
 def assignment_objective(assignment, unit_costs, target_prior):
     """``sum_t pi_T[t] * unit_costs[r(t), t] + H(T | R)``."""
     K_T = len(target_prior)
@@ -78,8 +81,15 @@ def assignment_objective(assignment, unit_costs, target_prior):
     return lin + conditional_entropy(joint)
 
 
-def solve_assignment(unit_costs, target_prior, *, init=None, max_sweeps=100):
+def solve_assignment(unit_costs, target_prior, *, init=None, max_sweeps=100,
+                     max_enumeration=50_000, n_restarts=8):
     """Minimise ``sum_t pi_T[t] * unit_costs[r(t), t] + H(T|R)`` over maps ``t -> r``.
+
+    Exact by enumeration when there are at most ``max_enumeration`` maps; otherwise
+    a local search (single-class moves and pairwise swaps, each with an exact
+    objective change) from the Hungarian one-to-one map (when ``K_T <= K_R``), the
+    column-wise argmin, ``init`` and ``n_restarts`` perturbed copies of the best
+    map, keeping the best.
 
     Parameters
     ----------
@@ -88,10 +98,13 @@ def solve_assignment(unit_costs, target_prior, *, init=None, max_sweeps=100):
         (reference loss plus Lipschitz constant times class-pair distance).
     target_prior : ndarray of shape (n_target_classes,)
     init : array of int or None
-        Starting assignment; the solver also tries the Hungarian one-to-one map (when
-        ``K_T <= K_R``) and the column-wise argmin, and keeps the best.
+        An extra starting assignment.
     max_sweeps : int, default=100
-        Passes of single-class moves.
+        Passes of the local search.
+    max_enumeration : int, default=50_000
+        Largest number of maps ``K_R ** K_T`` solved by enumeration.
+    n_restarts : int, default=8
+        Perturbed restarts of the local search (deterministic).
 
     Returns
     -------
@@ -109,6 +122,8 @@ def solve_assignment(unit_costs, target_prior, *, init=None, max_sweeps=100):
     C = np.asarray(unit_costs, dtype=np.float64)
     pi = np.asarray(target_prior, dtype=np.float64)
     K_R, K_T = C.shape
+    if K_R ** K_T <= max_enumeration:
+        return _enumerate(C, pi)
     starts = [np.argmin(C, axis=0)]
     if K_T <= K_R:
         rows, cols = linear_sum_assignment((C * pi[None, :]).T)
@@ -122,16 +137,37 @@ def solve_assignment(unit_costs, target_prior, *, init=None, max_sweeps=100):
         a, obj = _local_search(C, pi, start.copy(), max_sweeps)
         if obj < best_obj - 1e-12:
             best, best_obj = a, obj
+    rng = np.random.RandomState(0)
+    for _ in range(n_restarts):
+        a = best.copy()
+        moved = rng.choice(K_T, size=max(1, K_T // 4), replace=False)
+        a[moved] = rng.randint(0, K_R, size=len(moved))
+        a, obj = _local_search(C, pi, a, max_sweeps)
+        if obj < best_obj - 1e-12:
+            best, best_obj = a, obj
     return best, best_obj
 
 
+def _enumerate(C, pi):
+    """Exact minimum over all ``K_R ** K_T`` maps (vectorised)."""
+    K_R, K_T = C.shape
+    maps = np.array(np.meshgrid(*[np.arange(K_R)] * K_T, indexing="ij")).reshape(K_T, -1).T
+    lin = (pi[None, :] * C[maps, np.arange(K_T)[None, :]]).sum(axis=1)
+    D = np.zeros((len(maps), K_R))
+    for t in range(K_T):
+        D[np.arange(len(maps)), maps[:, t]] += pi[t]
+    obj = lin + _xlogx(D).sum(axis=1) - _xlogx(pi).sum()
+    k = int(np.argmin(obj))
+    return maps[k].astype(int), assignment_objective(maps[k], C, pi)
+
+
 def _local_search(C, pi, a, max_sweeps):
-    """Single-class moves with exact O(1) objective deltas, until none improves."""
+    """Single-class moves and pairwise swaps with exact O(1) objective changes."""
     K_R, K_T = C.shape
     D = np.bincount(a, weights=pi, minlength=K_R).astype(np.float64)
 
     def xlogx(v):
-        return v * np.log(v) if v > 0 else 0.0
+        return v * np.log(v) if v > 1e-300 else 0.0
 
     for _ in range(max_sweeps):
         improved = False
@@ -151,6 +187,17 @@ def _local_search(C, pi, a, max_sweeps):
                 D[r0] -= pi[t]
                 D[best_r] += pi[t]
                 a[t] = best_r
+                improved = True
+        for t, u in itertools.combinations(range(K_T), 2):
+            rt, ru = a[t], a[u]
+            if rt == ru:
+                continue
+            delta = pi[t] * (C[ru, t] - C[rt, t]) + pi[u] * (C[rt, u] - C[ru, u])
+            Dt, Du = D[rt] - pi[t] + pi[u], D[ru] - pi[u] + pi[t]
+            delta += xlogx(Dt) + xlogx(Du) - xlogx(D[rt]) - xlogx(D[ru])
+            if delta < -1e-13:
+                a[t], a[u] = ru, rt
+                D[rt], D[ru] = Dt, Du
                 improved = True
         if not improved:
             break

@@ -15,7 +15,11 @@ bound stays valid, with memory ``O(n_ref_class * chunk)`` instead of ``O(n^2)``.
 
 import numpy as np
 
-from sklearn_taskrel.transport._solvers import euclidean_cost, exact_transport
+from sklearn_taskrel.transport._solvers import (
+    euclidean_cost,
+    exact_transport,
+    sqeuclidean_cost,
+)
 
 
 def chunk_indices(n, chunk_size, rng=None):
@@ -29,7 +33,7 @@ def chunk_indices(n, chunk_size, rng=None):
 
 
 def chunked_wasserstein(Z_src, X_tgt, *, chunk_size=2000, rng=None, return_plans=False,
-                        src_weights=None, max_iter=1_000_000):
+                        src_weights=None, max_iter=1_000_000, squared=False):
     """W1 between the points ``Z_src`` (kept whole) and ``X_tgt`` (chunked).
 
     Parameters
@@ -47,6 +51,9 @@ def chunked_wasserstein(Z_src, X_tgt, *, chunk_size=2000, rng=None, return_plans
         so that all plans together have total mass 1.
     src_weights : ndarray of shape (n_src,) or None
         Source weights (sum to 1).
+    squared : bool, default=False
+        Use the squared Euclidean cost (the W2^2 problem that the feature-map
+        descent minimises) instead of the Euclidean one (W1, the bound's term).
 
     Returns
     -------
@@ -59,7 +66,7 @@ def chunked_wasserstein(Z_src, X_tgt, *, chunk_size=2000, rng=None, return_plans
     total, plans = 0.0, []
     for idx in chunk_indices(n_tgt, chunk_size, rng):
         frac = len(idx) / n_tgt
-        C = euclidean_cost(Z_src, X_tgt[idx])
+        C = (sqeuclidean_cost if squared else euclidean_cost)(Z_src, X_tgt[idx])
         plan, cost = exact_transport(a, np.full(len(idx), 1.0 / len(idx)), C,
                                      max_iter=max_iter)
         total += frac * cost

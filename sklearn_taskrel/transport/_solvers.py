@@ -11,6 +11,11 @@ import ot
 from sklearn_taskrel.exceptions import ConvergenceWarning
 
 
+def sqeuclidean_cost(X, Y):
+    """Pairwise squared Euclidean distances (POT backend: numpy or torch)."""
+    return ot.dist(X, Y, metric="sqeuclidean")
+
+
 def euclidean_cost(X, Y):
     """Pairwise Euclidean distances ``||x_i - y_j||`` (POT backend: numpy or torch).
 

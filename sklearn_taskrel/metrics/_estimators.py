@@ -1,0 +1,943 @@
+"""Every transferability score as an estimator shaped like TaskRelatednessScorer.
+
+Each estimator embeds ``X`` with its ``encoder`` (``None``: ``X`` already holds
+embeddings), computes its score in :meth:`fit` (fitted attribute ``score_``) and
+recomputes it on new data in :meth:`score`. Greater is always better, so
+:class:`~sklearn.model_selection.GridSearchCV` over ``encoder`` ranks a zoo with
+any of them.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sklearn_taskrel._reference import ReferenceTask, as_reference_task
+from sklearn_taskrel.encoders._base import build_encoder
+from sklearn_taskrel.encoders._extract import extract_embeddings
+from sklearn_taskrel.metrics._common import softmax
+from sklearn_taskrel.metrics._etran import etran_score
+from sklearn_taskrel.metrics._gbc import GAUSSIANS, gbc_score
+from sklearn_taskrel.metrics._hscore import h_score, regularized_h_score
+from sklearn_taskrel.metrics._leep import leep_score, nce_score, nleep_score
+from sklearn_taskrel.metrics._logme import logme_score
+from sklearn_taskrel.metrics._otce import ot_label_coupling_terms
+from sklearn_taskrel.metrics._probe import knn_accuracy_score, linear_probe_score
+from sklearn_taskrel.metrics._sfda import sfda_score
+from sklearn_taskrel.metrics._transrate import transrate_score
+from sklearn_taskrel.utils._compat import Interval, StrOptions, _fit_context
+from sklearn_taskrel.utils._device import resolve_device
+from sklearn_taskrel.utils._validation import check_embeddings
+
+_ENCODER_PARAMS = """encoder : None, nn.Module, skorch NeuralNet, callable or factory, default=None
+        Maps a batch of inputs to embeddings (see :mod:`sklearn_taskrel.encoders`).
+        ``None``: ``X`` already holds the embeddings. In zoo grids pass
+        zero-argument factories, which cloning does not copy."""
+
+_RUN_PARAMS = """device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the encoder runs. Scores are computed on the CPU in float64.
+    batch_size : int, default=256
+        Encoder batch size.
+    verbose : int, default=0
+        0 prints nothing; 1 shows a progress bar while embedding."""
+
+_ATTRIBUTES = """score_ : float
+        The score on the data passed to :meth:`fit` (greater is better).
+    encoder_ : object or None
+        The encoder built from ``encoder`` (factories are called).
+    n_features_in_ : int
+        Number of features of ``X``; only when ``encoder=None``."""
+
+
+_HEAD_PARAMS = """source_head : None, nn.Module, callable or factory, default=None
+        Maps a batch of embeddings (the encoder's output) to source-class
+        logits or probabilities, e.g. the pre-trained classifier's last layer, or
+        a fitted classifier's ``predict_proba``. ``None``: the encoder's output
+        (or ``X`` when ``encoder=None``) already is the source model's output,
+        e.g. when ``encoder`` is the whole pre-trained classifier.
+    source_output : {"auto", "logits", "proba"}, default="auto"
+        How to read the source head's output: ``"logits"`` are passed through a
+        softmax; ``"auto"`` treats rows that are non-negative and sum to 1
+        (within ``1e-4``) as probabilities and anything else as logits."""
+
+
+def _fill_doc(cls):
+    cls.__doc__ = (cls.__doc__.replace("%(encoder_params)s", _ENCODER_PARAMS)
+                   .replace("%(run_params)s", _RUN_PARAMS)
+                   .replace("%(attributes)s", _ATTRIBUTES)
+                   .replace("%(head_params)s", _HEAD_PARAMS))
+    return cls
+
+
+class _TransferabilityScorer(BaseEstimator):
+    """Shared plumbing: encoder, embedding, ``fit``/``score``/``transform``.
+
+    Subclasses declare their own parameters (explicitly, for ``get_params``) and
+    implement ``_compute(Z, y, rng)`` on float64 embeddings.
+    """
+
+    _common_constraints = {
+        "encoder": "no_validation",
+        "device": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+    #: False for label-free scores.
+    _requires_y = True
+
+    def _compute(self, Z, y, rng):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _embed(self, X, *, reset):
+        if self.encoder_ is None:
+            return validate_data(self, X, dtype=np.float64, reset=reset)
+        Z = extract_embeddings(self.encoder_, X, batch_size=self.batch_size,
+                               device=self.device, verbose=self.verbose)
+        return Z.astype(np.float64)
+
+    def _check_y(self, y):
+        if self._requires_y and y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None.")
+
+    def _prepare(self, rng):
+        """Hook run in ``fit`` after the encoder is built (reference tasks, heads)."""
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Embed ``X`` and compute the score against ``y``.
+
+        Parameters
+        ----------
+        X : array-like, tensor or list
+            Target inputs (embeddings when ``encoder=None``).
+        y : array-like of shape (n_samples,)
+            Target labels (ignored by label-free scores).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator, with ``score_``.
+        """
+        self._check_y(y)
+        rng = check_random_state(getattr(self, "random_state", None))
+        if self.encoder is not None:
+            resolve_device(self.device)  # fail early on a CUDA request without CUDA
+        self.encoder_ = build_encoder(self.encoder)
+        Z = self._embed(X, reset=True)
+        self._prepare(rng)
+        self.score_ = float(self._fit_compute(Z, y, rng))
+        return self
+
+    def _fit_compute(self, Z, y, rng):
+        """The score in ``fit``; subclasses that store more fitted state override it."""
+        return self._compute(Z, y, rng)
+
+    def score(self, X, y=None):
+        """The score of ``(X, y)`` under the fitted encoder (greater is better).
+
+        Parameters
+        ----------
+        X : array-like, tensor or list
+            Inputs (embeddings when ``encoder=None``).
+        y : array-like of shape (n_samples,)
+            Labels (ignored by label-free scores).
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        self._check_y(y)
+        rng = check_random_state(getattr(self, "random_state", None))
+        return float(self._compute(self._embed(X, reset=False), y, rng))
+
+    def transform(self, X):
+        """Embeddings of ``X`` by the fitted encoder, as float32.
+
+        Parameters
+        ----------
+        X : array-like, tensor or list
+            Inputs (embeddings when ``encoder=None``).
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features), dtype float32
+        """
+        check_is_fitted(self)
+        return self._embed(X, reset=False).astype(np.float32)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._requires_y
+        tags.non_deterministic = False
+        return tags
+
+
+@_fill_doc
+class LogMEScorer(_TransferabilityScorer):
+    """LogME of an encoder's embeddings for a target task, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.logme_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    regression : bool or "auto", default="auto"
+        Whether ``y`` holds regression targets; ``"auto"``: when ``y`` is 2-D or
+        continuous.
+    max_iter : int, default=100
+        Fixed-point iterations per target column.
+    tol : float, default=1e-5
+        Relative tolerance on ``alpha / beta``.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.logme_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import LogMEScorer, logme_score
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
+    >>> est = LogMEScorer().fit(X, y)
+    >>> est.score_ == logme_score(X, y) == est.score(X, y)
+    True
+    """
+
+    _parameter_constraints = {
+        **_TransferabilityScorer._common_constraints,
+        "regression": ["boolean", StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, encoder=None, *, regression="auto", max_iter=100, tol=1e-5,
+                 device="auto", batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.regression = regression
+        self.max_iter = max_iter
+        self.tol = tol
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return logme_score(Z, y, regression=self.regression, max_iter=self.max_iter,
+                           tol=self.tol)
+
+
+class _SourceHeadScorer(_TransferabilityScorer):
+    """Scores that need the source model's class predictions (LEEP, NCE)."""
+
+    _head_constraints = {
+        "source_head": "no_validation",
+        "source_output": [StrOptions({"auto", "logits", "proba"})],
+    }
+
+    def _prepare(self, rng):
+        self.source_head_ = build_encoder(self.source_head)
+
+    def source_proba(self, X):
+        """Source-class probabilities of ``X`` (the input of LEEP and NCE).
+
+        Parameters
+        ----------
+        X : array-like, tensor or list
+            Inputs (embeddings when ``encoder=None``).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_source_classes)
+        """
+        check_is_fitted(self)
+        return self._proba_from_embeddings(self._embed(X, reset=False))
+
+    def _proba_from_embeddings(self, Z):
+        if self.source_head_ is None:
+            out = Z
+        else:
+            out = extract_embeddings(self.source_head_, Z.astype(np.float32),
+                                     batch_size=self.batch_size, device=self.device,
+                                     verbose=self.verbose, desc="source head")
+            out = check_embeddings(out, name="source_head output")
+        kind = self.source_output
+        if kind == "auto":
+            on_simplex = (np.all(out >= 0)
+                          and np.allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-4))
+            kind = "proba" if on_simplex else "logits"
+        return softmax(out) if kind == "logits" else out
+
+
+@_fill_doc
+class LEEPScorer(_SourceHeadScorer):
+    """LEEP of a pre-trained classifier for a target task, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.leep_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    %(head_params)s
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+    source_head_ : object or None
+        The source head built from ``source_head``.
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.leep_score : the function.
+    NCEScorer : the same with hard source predictions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_taskrel.metrics import LEEPScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y_src = np.repeat([0, 1, 2, 3], 25)
+    >>> Z_src = rng.normal(size=(100, 4)) + 3 * np.eye(4)[y_src]
+    >>> head = LogisticRegression().fit(Z_src, y_src)
+    >>> y = np.repeat([0, 1], 30)
+    >>> Z = rng.normal(size=(60, 4)) + 3 * np.eye(4)[2 * y]
+    >>> est = LEEPScorer(source_head=head.predict_proba).fit(Z, y)
+    >>> -0.2 < est.score_ <= 0
+    True
+    """
+
+    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
+                              **_SourceHeadScorer._head_constraints}
+
+    def __init__(self, encoder=None, *, source_head=None, source_output="auto",
+                 device="auto", batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.source_head = source_head
+        self.source_output = source_output
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return leep_score(self._proba_from_embeddings(Z), y)
+
+
+@_fill_doc
+class NCEScorer(_SourceHeadScorer):
+    """NCE of a pre-trained classifier's hard predictions for a target task.
+
+    The source label of each sample is the argmax of the source head's output.
+    See :func:`~sklearn_taskrel.metrics.nce_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    %(head_params)s
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+    source_head_ : object or None
+        The source head built from ``source_head``.
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.nce_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import NCEScorer
+    >>> y = np.array([0, 0, 1, 1])
+    >>> logits = np.array([[2.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+    >>> NCEScorer().fit(logits, y).score_
+    0.0
+    """
+
+    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
+                              **_SourceHeadScorer._head_constraints}
+
+    def __init__(self, encoder=None, *, source_head=None, source_output="auto",
+                 device="auto", batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.source_head = source_head
+        self.source_output = source_output
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return nce_score(np.argmax(self._proba_from_embeddings(Z), axis=1), y)
+
+
+@_fill_doc
+class NLEEPScorer(_TransferabilityScorer):
+    """N-LEEP of an encoder's embeddings for a target task, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.nleep_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    n_components_per_class : int, default=5
+        Mixture components per target class.
+    pca_variance : float or int, default=0.8
+        Variance kept by the PCA (or number of components).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mixture; resolved with ``check_random_state`` at each
+        :meth:`fit` and :meth:`score`.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.nleep_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import NLEEPScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1], 30)
+    >>> X = rng.normal(size=(60, 4)) + 2 * np.eye(4)[y]
+    >>> round(NLEEPScorer(n_components_per_class=1, random_state=0).fit(X, y).score_, 4)
+    -0.3761
+    """
+
+    _parameter_constraints = {
+        **_TransferabilityScorer._common_constraints,
+        "n_components_per_class": [Interval(Integral, 1, None, closed="left")],
+        "pca_variance": [Interval(Real, 0, 1, closed="right"),
+                         Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, encoder=None, *, n_components_per_class=5, pca_variance=0.8,
+                 random_state=None, device="auto", batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.n_components_per_class = n_components_per_class
+        self.pca_variance = pca_variance
+        self.random_state = random_state
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return nleep_score(Z, y, n_components_per_class=self.n_components_per_class,
+                           pca_variance=self.pca_variance, random_state=rng)
+
+
+@_fill_doc
+class HScoreScorer(_TransferabilityScorer):
+    """H-score of an encoder's embeddings for a target task, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.h_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    rcond : float or None, default=None
+        Relative cut-off of the covariance pseudo-inverse.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.h_score : the function.
+    RegularizedHScoreScorer : the form that stays informative for small samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import HScoreScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
+    >>> round(HScoreScorer().fit(X, y).score_, 4)
+    1.1971
+    """
+
+    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
+                              "rcond": [None, Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, encoder=None, *, rcond=None, device="auto", batch_size=256,
+                 verbose=0):
+        self.encoder = encoder
+        self.rcond = rcond
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return h_score(Z, y, rcond=self.rcond)
+
+
+@_fill_doc
+class RegularizedHScoreScorer(_TransferabilityScorer):
+    """Regularised (Ledoit-Wolf) H-score of an encoder's embeddings, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.regularized_h_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.regularized_h_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import RegularizedHScoreScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
+    >>> round(RegularizedHScoreScorer().fit(X, y).score_, 4)
+    0.7735
+    """
+
+    _parameter_constraints = dict(_TransferabilityScorer._common_constraints)
+
+    def __init__(self, encoder=None, *, device="auto", batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return regularized_h_score(Z, y)
+
+
+@_fill_doc
+class GBCScorer(_TransferabilityScorer):
+    """GBC of an encoder's embeddings for a target task, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.gbc_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    gaussian : {"spherical", "diagonal"}, default="spherical"
+        Covariance model of each class.
+    min_variance : float, default=1e-4
+        Floor on per-dimension variances.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.gbc_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_taskrel.metrics import GBCScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
+    >>> pipe = make_pipeline(PCA(n_components=3), GBCScorer()).fit(X, y)
+    >>> pipe.score(X, y) <= 0
+    True
+    """
+
+    _parameter_constraints = {
+        **_TransferabilityScorer._common_constraints,
+        "gaussian": [StrOptions(set(GAUSSIANS))],
+        "min_variance": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, encoder=None, *, gaussian="spherical", min_variance=1e-4,
+                 device="auto", batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.gaussian = gaussian
+        self.min_variance = min_variance
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return gbc_score(Z, y, gaussian=self.gaussian, min_variance=self.min_variance)
+
+
+@_fill_doc
+class TransRateScorer(_TransferabilityScorer):
+    """TransRate of an encoder's embeddings for a target task, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.transrate_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    eps : float, default=1e-4
+        Distortion of the coding rate.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.transrate_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import TransRateScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
+    >>> round(TransRateScorer().fit(X, y).score_, 4)
+    0.4822
+    """
+
+    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
+                              "eps": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, encoder=None, *, eps=1e-4, device="auto", batch_size=256,
+                 verbose=0):
+        self.encoder = encoder
+        self.eps = eps
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return transrate_score(Z, y, eps=self.eps)
+
+
+@_fill_doc
+class SFDAScorer(_TransferabilityScorer):
+    """SFDA of an encoder's embeddings for a target task, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.sfda_score` for the definition.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    shrinkage : "auto" or float in [0, 1], default="auto"
+        Shrinkage of the within-class covariance.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.sfda_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import SFDAScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
+    >>> round(SFDAScorer().fit(X, y).score_, 4)
+    0.5858
+    """
+
+    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
+                              "shrinkage": [StrOptions({"auto"}),
+                                            Interval(Real, 0, 1, closed="both")]}
+
+    def __init__(self, encoder=None, *, shrinkage="auto", device="auto", batch_size=256,
+                 verbose=0):
+        self.encoder = encoder
+        self.shrinkage = shrinkage
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return sfda_score(Z, y, shrinkage=self.shrinkage)
+
+
+@_fill_doc
+class OTNCEScorer(_TransferabilityScorer):
+    """OT-NCE between a reference (source) task and the target task, as an estimator.
+
+    Both tasks are embedded by the same encoder; see
+    :func:`~sklearn_taskrel.metrics.ot_nce_score` for the definition.
+
+    Parameters
+    ----------
+    reference : ReferenceTask, tuple (X_ref, y_ref) or None, default=None
+        The labelled source task (raw inputs, or embeddings when
+        ``encoder=None``). ``None`` uses the task passed to :meth:`fit` as its own
+        reference: ``score_`` is then 0, and :meth:`score` compares new data with
+        the fitted one.
+    %(encoder_params)s
+    max_samples : int or None, default=1000
+        Samples drawn from each side before the exact transport (the authors'
+        value); ``None`` uses all.
+    max_iter : int, default=100_000
+        Network simplex iterations.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the subsampling.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+    wasserstein_ : float
+        Optimal transport cost (squared Euclidean) between the fitted task and the
+        reference.
+    conditional_entropy_ : float
+        :math:`H(Y \\mid Y^s)` under the coupling (``score_`` is its negative).
+        OTCE is :math:`\\lambda_1` ``wasserstein_`` + :math:`\\lambda_2`
+        ``conditional_entropy_`` + :math:`b` with weights fitted on auxiliary tasks.
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.ot_nce_score : the function.
+    sklearn_taskrel.TaskRelatednessScorer : the transport-based bound of the paper.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import OTNCEScorer
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> est = OTNCEScorer(reference=(X + 0.1, ["a", "a", "b", "b"])).fit(X, [0, 0, 1, 1])
+    >>> round(est.score_, 4), round(est.wasserstein_, 4)
+    (0.0, 0.01)
+    """
+
+    _parameter_constraints = {
+        **_TransferabilityScorer._common_constraints,
+        "reference": [None, ReferenceTask, tuple, list, dict],
+        "max_samples": [None, Interval(Integral, 2, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, reference=None, encoder=None, *, max_samples=1000,
+                 max_iter=100_000, random_state=None, device="auto", batch_size=256,
+                 verbose=0):
+        self.reference = reference
+        self.encoder = encoder
+        self.max_samples = max_samples
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _prepare(self, rng):
+        reference = as_reference_task(self.reference)
+        if reference is None:
+            self._reference_embeddings = None
+            return
+        if self.encoder_ is None:
+            Zr = check_embeddings(reference.X, name="reference X")
+        else:
+            Zr = extract_embeddings(self.encoder_, reference.X, batch_size=self.batch_size,
+                                    device=self.device, verbose=self.verbose,
+                                    desc="embedding reference").astype(np.float64)
+        self._reference_embeddings = (Zr, reference.y)
+
+    def _terms(self, Z, y, rng):
+        Zr, yr = self._reference_embeddings
+        return ot_label_coupling_terms(Z, y, Zr, yr, max_samples=self.max_samples,
+                                       max_iter=self.max_iter, random_state=rng)
+
+    def _fit_compute(self, Z, y, rng):
+        if self._reference_embeddings is None:
+            self._reference_embeddings = (Z, np.asarray(y).copy())
+        self.wasserstein_, self.conditional_entropy_ = self._terms(Z, y, rng)
+        return 0.0 - self.conditional_entropy_
+
+    def _compute(self, Z, y, rng):
+        return 0.0 - self._terms(Z, y, rng)[1]
+
+
+@_fill_doc
+class ETranScorer(_TransferabilityScorer):
+    """ETran energy score of an encoder's embeddings (label-free), as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.etran_score` for the definition; ``y``
+    is optional and ignored.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    fraction : float in (0, 1], default=0.005
+        Share of lowest-energy samples that are averaged.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.etran_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import ETranScorer
+    >>> X = np.log([[1.0, 1.0], [2.0, 2.0], [4.0, 4.0]])
+    >>> round(ETranScorer(fraction=0.5).fit(X).score_, 4)
+    0.6931
+    """
+
+    _requires_y = False
+    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
+                              "fraction": [Interval(Real, 0, 1, closed="right")]}
+
+    def __init__(self, encoder=None, *, fraction=0.005, device="auto", batch_size=256,
+                 verbose=0):
+        self.encoder = encoder
+        self.fraction = fraction
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return etran_score(Z, y, fraction=self.fraction)
+
+
+@_fill_doc
+class KNNAccuracyScorer(_TransferabilityScorer):
+    """Leave-one-out k-NN accuracy on an encoder's embeddings, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.knn_accuracy_score`.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    n_neighbors : int, default=5
+        Number of neighbours.
+    metric : str, default="euclidean"
+        Distance of :class:`~sklearn.neighbors.NearestNeighbors`.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.knn_accuracy_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import KNNAccuracyScorer
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    >>> KNNAccuracyScorer(n_neighbors=2).fit(X, [0, 0, 0, 1, 1, 1]).score_
+    1.0
+    """
+
+    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
+                              "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+                              "metric": [str, callable]}
+
+    def __init__(self, encoder=None, *, n_neighbors=5, metric="euclidean", device="auto",
+                 batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return knn_accuracy_score(Z, y, n_neighbors=self.n_neighbors, metric=self.metric)
+
+
+@_fill_doc
+class LinearProbeScorer(_TransferabilityScorer):
+    """Cross-validated logistic-regression probe accuracy, as an estimator.
+
+    See :func:`~sklearn_taskrel.metrics.linear_probe_score`.
+
+    Parameters
+    ----------
+    %(encoder_params)s
+    C : float, default=1.0
+        Inverse L2 strength.
+    cv : int, default=5
+        Stratified folds.
+    max_iter : int, default=1000
+        L-BFGS iterations.
+    standardize : bool, default=True
+        Standardise the features on each training fold.
+    random_state : int, RandomState instance or None, default=None
+        Shuffles the folds.
+    %(run_params)s
+
+    Attributes
+    ----------
+    %(attributes)s
+
+    See Also
+    --------
+    sklearn_taskrel.metrics.linear_probe_score : the function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.metrics import LinearProbeScorer
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1], 20)
+    >>> X = rng.normal(size=(40, 3)) + 4 * y[:, None]
+    >>> LinearProbeScorer(random_state=0).fit(X, y).score_
+    1.0
+    """
+
+    _parameter_constraints = {
+        **_TransferabilityScorer._common_constraints,
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, encoder=None, *, C=1.0, cv=5, max_iter=1000, standardize=True,
+                 random_state=None, device="auto", batch_size=256, verbose=0):
+        self.encoder = encoder
+        self.C = C
+        self.cv = cv
+        self.max_iter = max_iter
+        self.standardize = standardize
+        self.random_state = random_state
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _compute(self, Z, y, rng):
+        return linear_probe_score(Z, y, C=self.C, cv=self.cv, max_iter=self.max_iter,
+                                  standardize=self.standardize, random_state=rng)

@@ -1,0 +1,34 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
+                             Path(__file__).resolve().parents[2] / "shared" / "anchor"
+                             / "mnv2_fmnist_digits.npz"))
+
+
+def make_task(n_per_class=40, n_classes=3, n_features=6, separation=4.0, *,
+              random_state=0, means=None, noise=1.0):
+    """Gaussian classes with well separated means; returns X, y, means."""
+    rng = np.random.RandomState(random_state)
+    if means is None:
+        means = rng.normal(size=(n_classes, n_features))
+        means *= separation / np.linalg.norm(means, axis=1, keepdims=True)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    X = means[y] + noise * rng.normal(size=(len(y), n_features))
+    return X, y, means
+
+
+@pytest.fixture
+def task():
+    X, y, _ = make_task()
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def anchor():
+    if not ANCHOR.exists():
+        pytest.skip(f"anchor embeddings not found at {ANCHOR}")
+    return dict(np.load(ANCHOR))

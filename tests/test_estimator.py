@@ -1,0 +1,315 @@
+"""TaskRelatednessScorer: theory checks, bound honesty and scikit-learn integration."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import Pipeline
+
+from conftest import make_task
+from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
+
+N_FEATURES = 8
+
+
+@pytest.fixture(scope="module")
+def reference():
+    Xr, yr, means = make_task(n_per_class=60, n_classes=4, n_features=N_FEATURES,
+                              separation=5, random_state=0)
+    return Xr, yr, means
+
+
+def _fit(reference, X, y, **params):
+    Xr, yr, _ = reference
+    return TaskRelatednessScorer(reference=(Xr, yr), random_state=0, **params).fit(X, y)
+
+
+def _terms_sum(est):
+    t = est.bound_terms_
+    return t["reweighted_reference_loss"] + t["conditional_entropy"] + t["transport"]
+
+
+# ----------------------------------------------------------------- theory checks
+def test_identical_tasks(reference):
+    Xr, yr, _ = reference
+    est = _fit(reference, Xr, yr)
+    assert est.bound_terms_["wasserstein"] == pytest.approx(0.0, abs=1e-6)
+    assert est.bound_terms_["conditional_entropy"] == pytest.approx(0.0, abs=1e-12)
+    assert est.task_relatedness_ == pytest.approx(
+        est.bound_terms_["reweighted_reference_loss"], abs=1e-6)
+    assert est.target_loss_ <= est.task_relatedness_ + 1e-6
+
+
+def test_permuted_labels_recover_permutation(reference):
+    Xr, yr, _ = reference
+    perm = np.array([2, 0, 3, 1])
+    base = _fit(reference, Xr, yr)
+    est = _fit(reference, Xr, perm[yr])
+    # label_map_[t, r] = P(y_T = t | y_R = r): its argmax over t inverts nothing,
+    # it *is* the permutation applied to the reference labels.
+    assert_allclose(est.label_map_.argmax(axis=0), perm)
+    assert est.task_relatedness_ == pytest.approx(base.task_relatedness_, rel=0.05)
+    assert est.target_loss_ <= est.task_relatedness_ + 1e-6
+
+
+def test_class_prior_shift_moves_class_prior_to_target_prior(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=60, n_classes=4, n_features=N_FEATURES,
+                          random_state=5, means=means)
+    keep = np.concatenate([np.flatnonzero(yt == k)[:n] for k, n in enumerate([60, 30, 15, 8])])
+    est = _fit(reference, Xt[keep], yt[keep])
+    target_prior = np.bincount(yt[keep]) / len(keep)
+    ref_prior = np.bincount(yr) / len(yr)
+    assert np.abs(est.class_prior_ - target_prior).sum() < 0.1 * np.abs(ref_prior - target_prior).sum()
+    assert_allclose(est.label_map_ @ est.class_prior_, target_prior, atol=1e-12)
+    assert est.target_loss_ <= est.task_relatedness_
+
+
+def test_affine_map_of_reference_is_undone(reference):
+    Xr, yr, _ = reference
+    rng = np.random.RandomState(3)
+    A = np.diag(rng.uniform(0.5, 2, N_FEATURES)) @ (
+        np.eye(N_FEATURES) + 0.5 * rng.normal(size=(N_FEATURES, N_FEATURES)) / np.sqrt(N_FEATURES))
+    X = Xr @ A.T + 3 * rng.normal(size=N_FEATURES)
+    base = _fit(reference, Xr, yr)
+    learned = _fit(reference, X, yr)
+    fixed = _fit(reference, X, yr, transforms="fixed")
+    assert learned.task_relatedness_ == pytest.approx(base.task_relatedness_, rel=0.05)
+    # The learned feature map removes most of the transport distance.
+    assert learned.bound_terms_["wasserstein"] < 0.5 * fixed.bound_terms_["wasserstein"]
+    assert learned.target_loss_ <= learned.task_relatedness_
+
+
+@pytest.mark.parametrize("head_lipschitz", [0.02, 1.0])
+def test_unrelated_target_has_larger_tr(reference, head_lipschitz):
+    Xr, yr, _ = reference
+    rng = np.random.RandomState(0)
+    related = _fit(reference, Xr, yr, head_lipschitz=head_lipschitz)
+    unrelated = _fit(reference, Xr, rng.permutation(yr), head_lipschitz=head_lipschitz)
+    gap = unrelated.task_relatedness_ - related.task_relatedness_
+    assert gap > 0.5 * unrelated.bound_terms_["transport"] > 0
+    assert unrelated.target_loss_ <= unrelated.task_relatedness_
+
+
+def test_bound_terms_sum_to_task_relatedness(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=7, means=means, noise=1.5)
+    est = _fit(reference, Xt, yt)
+    assert _terms_sum(est) == pytest.approx(est.task_relatedness_, rel=1e-12)
+    assert est.bound_terms_["transport"] == pytest.approx(
+        est.bound_terms_["lipschitz"] * est.bound_terms_["wasserstein"])
+    assert est.target_loss_ <= est.task_relatedness_
+    assert set(est.bound_terms_) >= {"reweighted_reference_loss", "conditional_entropy",
+                                     "wasserstein", "lipschitz", "transport"}
+
+
+def test_more_target_classes_than_reference_classes(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=25, n_classes=6, n_features=N_FEATURES, random_state=2)
+    est = _fit(reference, Xt, yt)
+    assert est.label_map_.shape == (6, 4)
+    # Several target classes share a reference class: positive label-mismatch term.
+    assert est.bound_terms_["conditional_entropy"] > 0
+    assert est.target_loss_ <= est.task_relatedness_
+
+
+@pytest.mark.parametrize("transforms", ["learned_all", "learned_feature", "fixed"])
+def test_transforms_order_of_tr(reference, transforms):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=11, means=means, noise=1.3)
+    est = _fit(reference, Xt + 0.5, yt, transforms=transforms)
+    assert np.isfinite(est.task_relatedness_)
+    if transforms != "learned_all":
+        assert_allclose(est.label_map_.argmax(0), np.arange(4))  # fixed by label values
+    if transforms == "fixed":
+        assert_allclose(est.target_map_[0], np.eye(N_FEATURES))
+
+
+def test_learning_never_worse_than_fixed(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=12, means=means)
+    trs = {t: _fit(reference, 1.5 * Xt + 1, yt, transforms=t).task_relatedness_
+           for t in ("learned_all", "learned_feature", "fixed")}
+    assert trs["learned_all"] <= trs["fixed"] + 1e-9
+    assert trs["learned_feature"] <= trs["fixed"] + 1e-9
+
+
+@pytest.mark.parametrize("pseudo_labels", ["reference", "cluster", "none"])
+def test_label_free_modes(reference, pseudo_labels):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=13, means=means)
+    est = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels=pseudo_labels,
+                                random_state=0).fit(Xt)
+    assert np.isfinite(est.task_relatedness_)
+    assert _terms_sum(est) == pytest.approx(est.task_relatedness_)
+    assert np.isfinite(est.score(Xt))
+    if pseudo_labels != "none":
+        assert len(est.pseudo_labels_) == len(Xt)
+        # The pseudo-labels of well separated classes agree with the true partition.
+        from sklearn.metrics import adjusted_rand_score
+        assert adjusted_rand_score(yt, est.pseudo_labels_) > 0.9
+
+
+def test_label_free_without_reference_is_an_error(task):
+    X, _ = task
+    with pytest.raises(ValueError, match="Label-free fitting.*reference=None"):
+        TaskRelatednessScorer().fit(X)
+
+
+def test_reference_none_is_self_reference(task):
+    X, y = task
+    est = TaskRelatednessScorer(random_state=0).fit(X, y)
+    assert est.bound_terms_["wasserstein"] == pytest.approx(0.0, abs=1e-6)
+    assert est.task_relatedness_ == pytest.approx(est.bound_terms_["reweighted_reference_loss"],
+                                                  abs=1e-6)
+
+
+def test_score_is_minus_tr_on_fitted_data_and_honest_on_new_data(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=14, means=means)
+    Xs, ys, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=15, means=means)
+    est = _fit(reference, Xt, yt)
+    assert est.score(Xt, yt) == pytest.approx(-est.task_relatedness_)
+    new = est.bound(Xs, ys)
+    proba = est.predict_proba(Xs)
+    loss = -np.mean(np.log(proba[np.arange(len(ys)), ys]))
+    assert loss <= new["task_relatedness"]
+    assert_allclose(proba.sum(1), 1.0)
+    assert set(est.predict(Xs)) <= set(est.classes_)
+
+
+def test_score_with_unknown_labels_raises(reference):
+    Xr, yr, _ = reference
+    est = _fit(reference, Xr, yr)
+    with pytest.raises(ValueError, match="not seen during fit"):
+        est.score(Xr, yr + 10)
+
+
+def test_string_labels_and_classes(reference):
+    Xr, yr, _ = reference
+    names = np.array(["ant", "bee", "cat", "dog"])
+    est = _fit(reference, Xr, names[yr])
+    assert list(est.classes_) == list(names)
+    assert est.predict(Xr[:3]).dtype.kind in "UO"
+    assert est.score(Xr, names[yr]) == pytest.approx(-est.task_relatedness_)
+
+
+def test_determinism_bit_for_bit(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=16, means=means, noise=1.4)
+    a = _fit(reference, Xt, yt)
+    b = _fit(reference, Xt, yt)
+    assert a.task_relatedness_ == b.task_relatedness_
+    assert np.array_equal(a.label_map_, b.label_map_)
+    assert np.array_equal(a.head_coef_, b.head_coef_)
+
+
+def test_bad_parameters_name_parameter_and_value(task):
+    X, y = task
+    with pytest.raises(ValueError, match="transforms"):
+        TaskRelatednessScorer(transforms="everything").fit(X, y)
+    with pytest.raises(ValueError, match="alpha"):
+        TaskRelatednessScorer(alpha=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="'cuda'.*not available"):
+        if torch.cuda.is_available():
+            pytest.skip("CUDA present")
+        TaskRelatednessScorer(encoder=torch.nn.Identity(), device="cuda").fit(X, y)
+    with pytest.raises(ValueError, match="same width"):
+        TaskRelatednessScorer(reference=(X[:, :3], y)).fit(X, y)
+    with pytest.raises(ValueError, match="y has 5 labels but X has"):
+        TaskRelatednessScorer().fit(X, y[:5])
+
+
+def test_not_fitted_errors(task):
+    X, y = task
+    for method in ("score", "predict_proba", "transform", "bound"):
+        with pytest.raises(NotFittedError):
+            getattr(TaskRelatednessScorer(), method)(X, y) if method in ("score", "bound") \
+                else getattr(TaskRelatednessScorer(), method)(X)
+
+
+# ----------------------------------------------------------------- scikit-learn integration
+def test_clone_shares_reference_task_and_pickle_round_trip(reference):
+    Xr, yr, _ = reference
+    ref = ReferenceTask(Xr, yr)
+    est = TaskRelatednessScorer(reference=ref, random_state=0)
+    cloned = clone(est)
+    assert cloned.reference is ref                      # no copy of the reference arrays
+    fitted = est.fit(Xr, yr)
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert restored.task_relatedness_ == fitted.task_relatedness_
+    assert_allclose(restored.predict_proba(Xr), fitted.predict_proba(Xr))
+    assert restored.score(Xr, yr) == pytest.approx(fitted.score(Xr, yr))
+
+
+def test_pipeline_and_cross_validate(reference):
+    Xr, yr, _ = reference
+    pipe = Pipeline([("pca", PCA(n_components=5)), ("tr", TaskRelatednessScorer(random_state=0))])
+    pipe.fit(Xr, yr)
+    assert np.isfinite(pipe.score(Xr, yr))
+    est = TaskRelatednessScorer(reference=ReferenceTask(Xr, yr), random_state=0)
+    res = cross_validate(est, Xr, yr, cv=3)
+    assert res["test_score"].shape == (3,)
+    assert np.all(np.isfinite(res["test_score"]))
+    assert np.all(res["test_score"] < 0)
+
+
+def _selector(columns):
+    """A zero-argument encoder factory: a fixed linear map that keeps ``columns``."""
+    def factory():
+        lin = torch.nn.Linear(12, len(columns), bias=False)
+        with torch.no_grad():
+            W = torch.zeros(len(columns), 12)
+            W[torch.arange(len(columns)), torch.as_tensor(columns)] = 1.0
+            lin.weight.copy_(W)
+        return lin
+    factory.__name__ = f"select_{columns[0]}_{columns[-1]}"
+    return factory
+
+
+def test_grid_search_over_encoder_factories_picks_the_best_by_construction():
+    rng = np.random.RandomState(0)
+    means = np.zeros((3, 12))
+    means[:, :4] = 4 * rng.normal(size=(3, 4))
+    def raw(n, seed):
+        r = np.random.RandomState(seed)
+        y = np.repeat(np.arange(3), n)
+        return (means[y] + r.normal(size=(len(y), 12))).astype(np.float32), y
+    Xr, yr = raw(50, 1)
+    Xt, yt = raw(40, 2)
+    good = _selector(list(range(0, 8)))     # all 4 informative columns
+    mid = _selector(list(range(2, 10)))     # 2 of them
+    bad = _selector(list(range(4, 12)))     # noise columns only
+    grid = GridSearchCV(
+        TaskRelatednessScorer(reference=ReferenceTask(Xr, yr), random_state=0, device="cpu"),
+        {"encoder": [bad, mid, good]}, cv=3)
+    grid.fit(Xt, yt)
+    assert grid.best_params_["encoder"] is good
+    scores = grid.cv_results_["mean_test_score"]
+    assert scores[2] > scores[1] > scores[0]
+
+
+def test_encoder_transform_and_module_mode_restored(reference):
+    Xr, yr, _ = reference
+    enc = torch.nn.Sequential(torch.nn.Linear(N_FEATURES, 6), torch.nn.Dropout(0.5))
+    enc.train()
+    est = TaskRelatednessScorer(reference=(Xr.astype(np.float32), yr), encoder=enc,
+                                device="cpu", random_state=0).fit(Xr.astype(np.float32), yr)
+    assert enc.training                                  # mode restored after extraction
+    Z = est.transform(Xr.astype(np.float32))
+    assert Z.dtype == np.float32 and Z.shape == (len(Xr), 6)
+    # Dropout is off during extraction: embeddings are deterministic.
+    assert_allclose(Z, est.transform(Xr.astype(np.float32)))

@@ -1,0 +1,218 @@
+"""Optimal transport and bound math (sklearn_taskrel.transport)."""
+
+import itertools
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from sklearn_taskrel.transport import (
+    certified_lipschitz,
+    chunked_wasserstein,
+    conditional_entropy,
+    empirical_lipschitz,
+    euclidean_cost,
+    exact_transport,
+    fit_transformation,
+    joint_from_assignment,
+    prior_and_label_map,
+    solve_assignment,
+)
+from sklearn_taskrel.transport._assignment import assignment_objective
+from sklearn_taskrel.transport._feature_map import FeatureMap, RidgeMapSolver, invert_map
+from sklearn_taskrel.transport._relatedness import Transformation, project_joint
+
+
+def test_exact_transport_identical_sets_cost_zero():
+    X = np.random.RandomState(0).normal(size=(20, 4))
+    a = np.full(20, 1 / 20)
+    plan, cost = exact_transport(a, a, euclidean_cost(X, X))
+    assert cost == pytest.approx(0.0, abs=1e-12)
+    assert_allclose(plan.sum(1), a, rtol=1e-12)
+    assert_allclose(plan.sum(0), a, rtol=1e-12)
+
+
+def test_exact_transport_translation_costs_shift_norm():
+    X = np.random.RandomState(1).normal(size=(15, 3))
+    shift = np.array([3.0, -1.0, 2.0])
+    a = np.full(15, 1 / 15)
+    _, cost = exact_transport(a, a, euclidean_cost(X, X + shift))
+    # W1 of a translation is exactly the length of the shift.
+    assert cost == pytest.approx(np.linalg.norm(shift), rel=1e-7)
+
+
+def test_chunked_wasserstein_is_an_upper_bound_and_exact_with_one_chunk():
+    rng = np.random.RandomState(2)
+    Z, X = rng.normal(size=(30, 5)), rng.normal(size=(90, 5)) + 0.5
+    exact = chunked_wasserstein(Z, X, chunk_size=1000)
+    chunked = chunked_wasserstein(Z, X, chunk_size=20, rng=np.random.RandomState(0))
+    assert chunked >= exact - 1e-12
+    cost, plans = chunked_wasserstein(Z, X, chunk_size=20, rng=np.random.RandomState(0),
+                                      return_plans=True)
+    assert cost == pytest.approx(chunked)
+    total = sum(p.sum() for _, p in plans)
+    assert total == pytest.approx(1.0)
+    covered = np.sort(np.concatenate([i for i, _ in plans]))
+    assert_allclose(covered, np.arange(90))
+
+
+def test_conditional_entropy_of_permutation_is_zero_and_of_merge_is_positive():
+    perm = joint_from_assignment([2, 0, 1], np.full(3, 1 / 3), 3)
+    assert conditional_entropy(perm) == pytest.approx(0.0, abs=1e-15)
+    merged = joint_from_assignment([0, 0, 1], np.array([0.25, 0.25, 0.5]), 3)
+    # Two target classes of mass 1/4 each on one reference class: H = 0.5 * log 2.
+    assert conditional_entropy(merged) == pytest.approx(0.5 * np.log(2))
+
+
+def test_prior_and_label_map_columns_are_distributions():
+    joint = joint_from_assignment([1, 1, 0], np.array([0.2, 0.3, 0.5]), 3)
+    D, B = prior_and_label_map(joint)
+    assert_allclose(D, [0.5, 0.5, 0.0])
+    assert_allclose(B.sum(axis=0), 1.0)
+    assert_allclose(B @ D, [0.2, 0.3, 0.5])  # prior matching is exact
+
+
+def test_solve_assignment_recovers_permutation():
+    rng = np.random.RandomState(0)
+    perm = rng.permutation(6)
+    costs = rng.uniform(5, 6, size=(6, 6))
+    costs[perm, np.arange(6)] = rng.uniform(0, 1, size=6)
+    a, _ = solve_assignment(costs, np.full(6, 1 / 6))
+    assert_allclose(a, perm)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("max_enumeration", [50_000, 0])
+def test_solve_assignment_matches_brute_force(seed, max_enumeration):
+    # max_enumeration=0 forces the local search: it must find the optimum here too.
+    rng = np.random.RandomState(seed)
+    K_R, K_T = 3, 5
+    costs = rng.uniform(0, 2, size=(K_R, K_T))
+    prior = rng.dirichlet(np.ones(K_T))
+    best = min(assignment_objective(np.array(a), costs, prior)
+               for a in itertools.product(range(K_R), repeat=K_T))
+    _, obj = solve_assignment(costs, prior, max_enumeration=max_enumeration)
+    assert obj == pytest.approx(best, abs=1e-10)
+
+
+def test_certified_lipschitz_bounds_every_gradient():
+    rng = np.random.RandomState(3)
+    W, c = rng.normal(size=(4, 7)), rng.normal(size=4)
+    B = rng.dirichlet(np.ones(3), size=4).T           # (K_T=3, K_R=4)
+    U = 5 * rng.normal(size=(500, 7))
+    emp = empirical_lipschitz(U, W, c, B)
+    cert = certified_lipschitz(W)
+    assert 0 < emp <= cert + 1e-12
+    # Far along w_k - w_l with a one-hot label map the bound is attained.
+    k, l = 0, 1
+    direction = (W[k] - W[l]) / np.linalg.norm(W[k] - W[l])
+    assert empirical_lipschitz(np.array([40 * direction]), W, c, np.eye(4)) <= cert
+
+
+def test_ridge_map_solver_recovers_affine_map_from_exact_pairs():
+    rng = np.random.RandomState(4)
+    n, d = 200, 5
+    X = rng.normal(size=(n, d))
+    M_true = np.eye(d) + 0.3 * rng.normal(size=(d, d))
+    m_true = rng.normal(size=d)
+    Z = X @ M_true.T + m_true
+    w = np.full(n, 1 / n)
+    for dual in (False, True):
+        solver = RidgeMapSolver(X if not dual else X[:4], w if not dual else np.full(4, .25),
+                                "affine", 1e-10)
+        if dual:  # fewer points than features uses the kernel form
+            assert solver.dual
+            continue
+        state, mapped = solver.step(w[:, None] * Z)
+        fmap = solver.build(state)
+        assert_allclose(mapped, Z, atol=1e-6)
+        assert_allclose(fmap.M, M_true, atol=1e-6)
+        assert_allclose(fmap.m, m_true, atol=1e-6)
+        assert_allclose(fmap.apply(X), Z, atol=1e-6)
+
+
+def test_dual_and_primal_ridge_agree():
+    rng = np.random.RandomState(5)
+    n, d = 6, 9
+    X, Z = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    w = rng.uniform(0.5, 1.5, size=n)
+    w /= w.sum()
+    dual = RidgeMapSolver(X, w, "affine", 0.7)
+    assert dual.dual
+    state, mapped = dual.step(w[:, None] * Z)
+    fmap = dual.build(state)
+    # Closed-form primal solution with the same centring.
+    c = w @ X / w.sum()
+    yb = (w[:, None] * Z).sum(0) / w.sum()
+    Xc, S = X - c, Z - yb - (X - c)
+    delta = np.linalg.solve(Xc.T @ (w[:, None] * Xc) + 0.7 * np.eye(d), Xc.T @ (w[:, None] * S)).T
+    assert_allclose(fmap.M, np.eye(d) + delta, atol=1e-8)
+    assert_allclose(mapped, fmap.apply(X), atol=1e-8)
+
+
+def test_invert_map_round_trip():
+    rng = np.random.RandomState(6)
+    M = np.eye(4) + 0.2 * rng.normal(size=(4, 4))
+    m = rng.normal(size=4)
+    A, b = invert_map(M, m)
+    x = rng.normal(size=4)
+    assert_allclose(A @ (M @ x + m) + b, x, atol=1e-10)
+
+
+def test_project_joint_matches_target_prior():
+    rng = np.random.RandomState(7)
+    joint = rng.dirichlet(np.ones(12)).reshape(3, 4)
+    prior = rng.dirichlet(np.ones(4))
+    out = project_joint(joint, prior)
+    assert_allclose(out.sum(0), prior)
+    assert_allclose(out / out.sum(0), joint / joint.sum(0))
+
+
+def test_fit_transformation_identical_tasks():
+    rng = np.random.RandomState(8)
+    Z = [rng.normal(size=(30, 4)) + 3 * k for k in range(3)]
+    X = np.vstack(Z)
+    y = np.repeat(np.arange(3), 30)
+    L = np.array([0.1, 0.2, 0.3])
+    tr = fit_transformation(Z, X, y, L, 1.0, np.full(3, 1 / 3), rng=rng)
+    assert_allclose(tr.assignment, [0, 1, 2])
+    assert tr.terms["wasserstein"] == pytest.approx(0.0, abs=1e-6)
+    assert tr.terms["task_relatedness"] == pytest.approx(L.mean(), abs=1e-6)
+
+
+def test_fit_transformation_label_free_uses_reference_prior():
+    rng = np.random.RandomState(9)
+    Z = [rng.normal(size=(20, 3)) + 4 * k for k in range(2)]
+    X = np.vstack(Z) + 1.0
+    tr = fit_transformation(Z, X, np.zeros(40, int), np.ones(2), 0.5, None,
+                            label_free=True, ref_prior=np.array([0.5, 0.5]),
+                            feature_map="translation", rng=rng)
+    assert tr.joint is None
+    # A translation is recovered: the transport term ends near zero.
+    assert tr.terms["wasserstein"] < 0.05
+    assert tr.history[0]["squared_transport"] > 1.0
+    assert isinstance(tr, Transformation)
+    assert isinstance(tr.feature_map, FeatureMap)
+
+
+@pytest.mark.parametrize("chunk_size", [1000, 25])
+def test_plan_statistics_follow_shuffled_chunks(chunk_size):
+    """Y and w must be attributed to the right target points when chunks are shuffled."""
+    from sklearn_taskrel.transport._relatedness import transport_with_weights
+
+    rng = np.random.RandomState(10)
+    Z = [rng.normal(size=(40, 3))]
+    X = Z[0][rng.permutation(40)] + 0.0  # the same points: the plan is a matching
+    tr = Transformation(np.array([0]), joint_from_assignment([0], np.ones(1), 1),
+                        np.ones(1), FeatureMap.identity(3))
+    W, Y, w = transport_with_weights(Z, X, np.zeros(40, int), tr, np.ones(1),
+                                     chunk_size=chunk_size, rng=np.random.RandomState(0),
+                                     squared=True)
+    assert_allclose(w, 1 / 40)
+    if chunk_size >= 40:  # one exact problem: each point is matched to itself
+        assert W == pytest.approx(0.0, abs=1e-12)
+        assert_allclose(Y / w[:, None], X, atol=1e-12)
+    else:
+        assert W >= 0
+        # Barycentres are convex combinations of reference points of the same block.
+        assert np.all(np.isfinite(Y))
