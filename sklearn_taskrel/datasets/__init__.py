@@ -23,7 +23,10 @@ from sklearn_taskrel.datasets._images import (
     load_fashion_mnist,
     load_textile_defects,
 )
-from sklearn_taskrel.datasets._text import load_tweet_sentiment, load_wordnet_supersenses
+from sklearn_taskrel.datasets._text import (
+    load_tweet_sentiment,
+    load_wordnet_supersenses,
+)
 
 __all__ = [
     "load_digits_images",

@@ -9,7 +9,12 @@ import os
 
 import numpy as np
 
-from sklearn_taskrel.datasets._base import apt_file, finish, package_dir, stratified_subsample
+from sklearn_taskrel.datasets._base import (
+    apt_file,
+    finish,
+    package_dir,
+    stratified_subsample,
+)
 
 WORDNET_HOME = "/usr/share/wordnet"
 TWEET_CLASSES = ("negative", "neutral", "positive")

@@ -4,7 +4,12 @@ import os
 
 import numpy as np
 
-from sklearn_taskrel.encoders._adapter import BaseAdapter, as_text_list, l2_normalize, resolve_object
+from sklearn_taskrel.encoders._adapter import (
+    BaseAdapter,
+    as_text_list,
+    l2_normalize,
+    resolve_object,
+)
 from sklearn_taskrel.encoders._optional import import_optional
 
 _ORT_TYPES = {
