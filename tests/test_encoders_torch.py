@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklearn_taskrel import TaskRelatednessScorer
 from sklearn_taskrel.encoders import (
@@ -48,10 +48,9 @@ def make_mlp(seed=0):
                                torch.nn.Linear(16, 3))
 
 
-def one_split(n):
+def one_split(y):
     """A single train/test split: one fit per grid candidate keeps the tests fast."""
-    idx = np.random.RandomState(0).permutation(n)
-    return [(idx[: n // 2], idx[n // 2:])]
+    return [next(StratifiedKFold(2, shuffle=True, random_state=0).split(y, y))]
 
 
 def scorer(reference, **kw):
@@ -242,7 +241,7 @@ def test_skorch_nets_ranked_in_grid(blobs):
                                        iterator_train__shuffle=False).fit(X, y)
             for e in (1, 10)]
     encoders = [TorchEncoder(n, layer="3", device="cpu") for n in nets]
-    grid = GridSearchCV(scorer((X, y)), {"encoder": encoders}, cv=one_split(len(y)))
+    grid = GridSearchCV(scorer((X, y)), {"encoder": encoders}, cv=one_split(y))
     grid.fit(X, y)
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_estimator_.encoder.module is nets[grid.best_index_]
@@ -253,7 +252,7 @@ def test_layers_ranked_in_grid(blobs):
     enc = LayerEncoder(make_mlp(), device="cpu")
     layers = ["1", "3", "4"]
     grid = GridSearchCV(scorer((X, y), encoder=enc), {"encoder__layer": layers},
-                        cv=one_split(len(y)), refit=False).fit(X, y)
+                        cv=one_split(y), refit=False).fit(X, y)
     scores = grid.cv_results_["mean_test_score"]
     assert np.all(np.isfinite(scores)) and len(scores) == 3
     assert grid.best_params_["encoder__layer"] == layers[int(np.argmax(scores))]
@@ -282,3 +281,29 @@ def test_follows_the_batch_device_inside_extraction(images, device):
 def test_rejects_non_modules():
     with pytest.raises(TypeError, match="module must be"):
         TorchEncoder("not a module", device="cpu")(np.zeros((1, 3), np.float32))
+
+
+def test_extraction_context_sets_device_and_mixed_precision(images):
+    from sklearn_taskrel.encoders import extraction_context
+
+    net = make_cnn()
+    enc = TorchEncoder(net)
+    ref = enc(images)
+    seen = []
+    net.register_forward_hook(lambda m, i, o: seen.append((o.device.type, o.dtype)))
+    with extraction_context(device="cpu", mixed_precision=True):
+        Z = enc(images)
+    assert seen[-1] == ("cpu", torch.bfloat16) and Z.dtype == np.float32
+    np.testing.assert_allclose(Z, ref, rtol=0.05, atol=0.05)
+    enc(images)
+    assert seen[-1][1] == torch.float32  # outside the block: full precision again
+
+
+def test_shared_models_are_not_searchable(blobs):
+    skorch = pytest.importorskip("skorch")
+    X, y = blobs
+    net = skorch.NeuralNetClassifier(make_mlp, max_epochs=1, train_split=None, verbose=0,
+                                     criterion=torch.nn.CrossEntropyLoss).fit(X, y)
+    params = TaskRelatednessScorer(encoder=TorchEncoder(net, layer="1")).get_params(deep=True)
+    assert params["encoder__layer"] == "1" and params["encoder__module"] is net
+    assert not any(k.startswith("encoder__module__") for k in params)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklearn_taskrel import TaskRelatednessScorer
 from sklearn_taskrel.datasets import load_digits_images
@@ -218,9 +218,8 @@ def test_mobilenet_devices_and_mixed_precision(digits, device):
 
 
 # ----------------------------------------------------------------- ranking
-def _split(n):
-    idx = np.random.RandomState(0).permutation(n)
-    return [(idx[: n // 2], idx[n // 2:])]
+def _split(y):
+    return [next(StratifiedKFold(2, shuffle=True, random_state=0).split(y, y))]
 
 
 @pytest.mark.assets
@@ -234,7 +233,7 @@ def test_vision_zoo_ranked_in_one_grid(digits):
                           intra_op_num_threads=1)
     est = TaskRelatednessScorer(reference=(X_ref, y_ref), device="cpu", random_state=0,
                                 head_max_iter=50, max_iter=5)
-    grid = GridSearchCV(est, {"encoder": list(zoo.values())}, cv=_split(len(y)),
+    grid = GridSearchCV(est, {"encoder": list(zoo.values())}, cv=_split(y),
                         refit=False).fit(X, y)
     scores = grid.cv_results_["mean_test_score"]
     assert scores.shape == (3,) and np.all(np.isfinite(scores))
@@ -247,7 +246,7 @@ def test_mobilenet_layers_ranked_in_one_grid(mnv2, digits):
     est = TaskRelatednessScorer(reference=(X, y), encoder=mnv2, device="cpu", random_state=0,
                                 head_max_iter=50, max_iter=5)
     layers = ["features.3", "features.10", "features.17"]
-    grid = GridSearchCV(est, {"encoder__layer": layers}, cv=_split(len(y)),
+    grid = GridSearchCV(est, {"encoder__layer": layers}, cv=_split(y),
                         refit=False).fit(X, y)
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert mnv2.layer is None

@@ -7,6 +7,7 @@ can search their parameters (``encoder__layer``); clones share the loaded
 weights. Optional libraries are imported only when an adapter is used.
 """
 
+from sklearn_taskrel.encoders._adapter import extraction_context
 from sklearn_taskrel.encoders._assets import PackagedPath
 from sklearn_taskrel.encoders._base import (
     Encoder,
@@ -49,6 +50,7 @@ __all__ = [
     "build_encoder",
     "encoder_fingerprint",
     "extract_embeddings",
+    "extraction_context",
     "is_factory",
     "list_layers",
     "load_mobilenet_v2",

@@ -18,6 +18,7 @@ already loaded from a path or factory. Weights are never copied, and
 """
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import inspect
@@ -32,6 +33,40 @@ from sklearn_taskrel.encoders._base import Encoder, encoder_fingerprint
 
 _SIMPLE = (type(None), bool, int, float, complex, str, bytes, np.integer, np.floating,
            np.bool_)
+
+_CONTEXT = contextvars.ContextVar("sklearn_taskrel_extraction_context", default=None)
+
+
+@contextlib.contextmanager
+def extraction_context(*, device=None, mixed_precision=False):
+    """Defaults for the adapters run inside this block.
+
+    Adapters whose ``device`` is None run on ``device``, and ``mixed_precision``
+    turns on autocast for those that support it. This is how an estimator's
+    ``device`` and ``mixed_precision`` reach adapters that take strings or
+    arrays (text models, ONNX sessions), whose batches cannot carry a device.
+    An adapter's own explicit ``device`` still wins.
+
+    Parameters
+    ----------
+    device : str, torch.device or None, default=None
+    mixed_precision : bool, default=False
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_taskrel.encoders import TorchEncoder, extraction_context
+    >>> enc = TorchEncoder(torch.nn.Linear(3, 2))
+    >>> with extraction_context(device="cpu"):
+    ...     enc(np.ones((1, 3), np.float32)).shape
+    (1, 2)
+    """
+    token = _CONTEXT.set({"device": device, "mixed_precision": bool(mixed_precision)})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
 
 _PATH_HASHES = {}
 _PATH_LOCK = threading.Lock()
@@ -201,6 +236,27 @@ class BaseAdapter(Encoder, BaseEstimator):
     _fingerprint_exclude = ("device",)
 
     # ------------------------------------------------------------------ copies
+    def get_params(self, deep=True):
+        """Parameters of this adapter.
+
+        With ``deep=True`` nested parameters are listed as usual, except those of
+        the shared model objects (``_runtime_params``, e.g. a skorch net given as
+        ``module``): clones share those objects, so a grid must not set their
+        parameters.
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=False)
+        if deep:
+            for name, value in list(params.items()):
+                if name in self._runtime_params or isinstance(value, type) or \
+                        not hasattr(value, "get_params"):
+                    continue
+                params.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+        return params
+
     def _shallow_copy(self):
         new = type(self)(**self.get_params(deep=False))
         runtime = self.__dict__.get("_runtime")
@@ -242,18 +298,26 @@ class BaseAdapter(Encoder, BaseEstimator):
 
     # ------------------------------------------------------------------ devices
     def _device(self, batch=None):
-        """The device to run on: ``self.device``, else the batch's, else auto."""
+        """Where to run: ``self.device``, else the :func:`extraction_context`'s,
+        else the batch's (a tensor), else CUDA when available."""
         from sklearn_taskrel.utils._device import resolve_device
 
         device = getattr(self, "device", None)
-        if device is None and batch is not None and hasattr(batch, "device") and \
-                hasattr(batch, "is_floating_point"):
-            return batch.device
+        if device is None:
+            ctx = _CONTEXT.get()
+            if ctx is not None and ctx["device"] is not None:
+                return resolve_device(ctx["device"])
+            if batch is not None and hasattr(batch, "device") and \
+                    hasattr(batch, "is_floating_point"):
+                return batch.device
         return resolve_device("auto" if device is None else device)
 
     def _autocast(self, device):
         """``torch.autocast`` when ``mixed_precision`` (float16 on CUDA, bfloat16 on CPU)."""
-        if not getattr(self, "mixed_precision", False):
+        ctx = _CONTEXT.get()
+        wanted = getattr(self, "mixed_precision", False) or (
+            ctx is not None and ctx["mixed_precision"] and hasattr(self, "mixed_precision"))
+        if not wanted:
             return contextlib.nullcontext()
         import torch
 
