@@ -248,16 +248,17 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     def _embed(self, X, *, name, reset=False, encoder=None):
         """Embeddings of ``X`` as float64 (validated)."""
         enc = self.encoder_ if encoder is None else encoder
+        dtypes = [np.float64, np.float32]  # float32 stays float32 (large targets)
         if enc is None:
             if reset:
-                return validate_data(self, X, dtype=np.float64, reset=True)
+                return validate_data(self, X, dtype=dtypes, reset=True)
             if name == "X":
-                return validate_data(self, X, dtype=np.float64, reset=False)
+                return validate_data(self, X, dtype=dtypes, reset=False)
             return check_embeddings(X, name=name)
         Z = extract_embeddings(enc, X, batch_size=self.batch_size, device=self.device,
                                mixed_precision=self.mixed_precision,
                                verbose=self.verbose, desc=f"embedding {name}")
-        return Z.astype(np.float64)
+        return Z
 
     def transform(self, X):
         """Embeddings of ``X`` by the fitted encoder, as float32.
@@ -337,11 +338,13 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 "reweighted loss and the Lipschitz constant are 0.", DegenerateTaskWarning,
                 stacklevel=2)
 
-        # Standardise each domain separately (as the authors do).
+        # Standardise each domain separately (as the authors do). The reference is
+        # small and kept in float64; a float32 target stays float32 (memory).
         self.reference_scaler_ = StandardScaler().fit(Zr)
         self.target_scaler_ = StandardScaler().fit(Zt)
-        Zr_s = self.reference_scaler_.transform(Zr)
+        Zr_s = self.reference_scaler_.transform(Zr).astype(np.float64, copy=False)
         Zt_s = self.target_scaler_.transform(Zt)
+        del Zt
 
         # Reference head.
         t0 = time.perf_counter()
@@ -431,7 +434,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             from sklearn_taskrel._paper import fit_paper_transformation
 
             tr = fit_paper_transformation(
-                self._Z_ref_by_class, Zt_s[fit_idx], yt[fit_idx],
+                self._Z_ref_by_class, Zt_s[fit_idx].astype(np.float64), yt[fit_idx],
                 self.reference_class_losses_, self.reference_prior_, target_prior,
                 learn_label_map=learn, learn_feature_map=fmap != "identity",
                 assignment=assignment,
@@ -440,7 +443,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 rng=rng, device=resolve_device(self.device), verbose=self.verbose)
         else:
             tr = fit_transformation(
-                self._Z_ref_by_class, Zt_s[fit_idx], yt[fit_idx],
+                self._Z_ref_by_class, Zt_s[fit_idx].astype(np.float64), yt[fit_idx],
                 self.reference_class_losses_, tau, target_prior,
                 learn_label_map=learn, assignment=assignment, feature_map=fmap,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
@@ -504,15 +507,16 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.pseudo_labels_ = self.classes_[yt]
         return yt
 
-    def _transformed_proba(self, Zt_s, tr, label_map=None):
+    def _transformed_proba(self, Zt_s, tr, label_map=None, chunk=8192):
         """``B softmax(W (M x + m) + c)`` for standardised target embeddings."""
-        U = tr.map(Zt_s)
-        q = softmax(U @ self.head_coef_.T + self.head_intercept_)
-        if tr.joint is None:
-            return q
-        if label_map is None:
+        if tr.joint is not None and label_map is None:
             _, label_map = prior_and_label_map(tr.joint)
-        return q @ label_map.T
+        out = []
+        for start in range(0, len(Zt_s), chunk):
+            U = tr.map(np.asarray(Zt_s[start:start + chunk], dtype=np.float64))
+            q = softmax(U @ self.head_coef_.T + self.head_intercept_)
+            out.append(q if tr.joint is None else q @ label_map.T)
+        return np.vstack(out) if out else np.zeros((0, len(self.classes_)))
 
     def _finalise(self, Zt_s, yt, rng):
         tr = self.transformation_
@@ -527,18 +531,19 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         tau = certified_lipschitz(self.head_coef_) if K_R > 1 else 0.0
         if self.lipschitz == "empirical" and K_R > 1:
             _, B = (None, None) if tr.joint is None else prior_and_label_map(tr.joint)
-            U_t = tr.map(Zt_s)
-            tau = empirical_lipschitz(np.vstack([np.vstack(self._Z_ref_by_class), U_t]),
-                                      self.head_coef_, self.head_intercept_, B)
+            tau = max(empirical_lipschitz(np.vstack(self._Z_ref_by_class), self.head_coef_,
+                                          self.head_intercept_, B),
+                      max(empirical_lipschitz(tr.map(np.asarray(Zt_s[s:s + 8192], np.float64)),
+                                              self.head_coef_, self.head_intercept_, B)
+                          for s in range(0, len(Zt_s), 8192)))
         self.lipschitz_ = tau
         if tr.joint is None:
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
-            X_mapped = tr.map(Zt_s)
             W, _, _ = transport_with_weights(
-                self._Z_ref_by_class, X_mapped, y_eval, tr, None,
+                self._Z_ref_by_class, Zt_s, y_eval, tr, None,
                 chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
-                want_weights=False)
+                want_weights=False, feature_map=tr.feature_map)
             from sklearn_taskrel.transport import bound_terms
 
             terms = bound_terms(tr.class_prior, None, L, W, tau)
@@ -607,9 +612,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
             W, _, _ = transport_with_weights(
-                self._Z_ref_by_class, tr.map(Zt_s),
-                np.zeros(len(Zt_s), dtype=int), tr, None, chunk_size=self._chunk_size(),
-                rng=np.random.RandomState(0), want_weights=False)
+                self._Z_ref_by_class, Zt_s, np.zeros(len(Zt_s), dtype=int), tr, None,
+                chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
+                want_weights=False, feature_map=tr.feature_map)
             return bound_terms(tr.class_prior, None, L, W, self.lipschitz_)
         if y is None:
             if self.pseudo_labels_ is None:

@@ -139,8 +139,12 @@ def project_joint(joint, target_prior):
 
 def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
                            target_prior, *, chunk_size, rng=None, want_weights=True,
-                           max_iter=1_000_000, squared=False):
+                           max_iter=1_000_000, squared=False, feature_map=None):
     """Wasserstein term for fixed transformations, plus the plan statistics.
+
+    With ``feature_map``, ``X_mapped`` holds unmapped points and each class block is
+    mapped (in float64) when it is solved, so no mapped copy of a large target is
+    ever held in memory.
 
     Returns
     -------
@@ -156,7 +160,10 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
     w = np.zeros(n) if want_weights else None
     W = 0.0
     for Z_src, a, idx, mass in _blocks(Z_ref_by_class, y_tgt, transformation, target_prior):
-        out = chunked_wasserstein(Z_src, X_mapped[idx], chunk_size=chunk_size, rng=rng,
+        X_block = X_mapped[idx].astype(np.float64, copy=False)
+        if feature_map is not None:
+            X_block = feature_map.apply(X_block)
+        out = chunked_wasserstein(Z_src, X_block, chunk_size=chunk_size, rng=rng,
                                   return_plans=want_weights, src_weights=a,
                                   max_iter=max_iter, squared=squared)
         if not want_weights:
@@ -167,7 +174,7 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
         for cidx, plan in plans:
             i, j = np.nonzero(plan > 0)
             omega = mass * plan[i, j]
-            # Sum omega_ij z_i into row gj: a sparse (n_t x n_src) product.
+            # Sum omega_ij z_i into the chunk's rows: a sparse (n_chunk x n_src) product.
             S = sparse.csr_matrix((omega, (j, i)), shape=(len(cidx), Z_src.shape[0]))
             rows = idx[cidx]
             Y[rows] += S @ Z_src
@@ -195,10 +202,9 @@ def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_
         D, _ = prior_and_label_map(joint)
         tr = Transformation(tr.assignment, joint, D, tr.feature_map, history=tr.history,
                             n_iter=tr.n_iter)
-    X_mapped = tr.map(X_tgt)
-    W, _, _ = transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, tr, target_prior,
+    W, _, _ = transport_with_weights(Z_ref_by_class, X_tgt, y_tgt, tr, target_prior,
                                      chunk_size=chunk_size, rng=rng, want_weights=False,
-                                     max_iter=max_iter)
+                                     max_iter=max_iter, feature_map=tr.feature_map)
     return bound_terms(tr.class_prior, tr.joint, class_losses, W, lipschitz), tr
 
 

@@ -1,0 +1,230 @@
+"""Speed and memory of TR, measured side by side in one run (issue 8).
+
+1. Anchor embeddings (../shared/anchor): default ``method="fast"`` against
+   ``method="paper"`` (the authors' loop), 3 seeds each: time, TR, ratio. The authors'
+   SGD head is timed as well (their pipeline trains it; both methods here share the
+   L-BFGS head).
+2. TR time against LogME on the same target embeddings (median of 5).
+3. Growth: target of 1k, 10k, 100k samples (d=1280, 10 classes; the anchor's digits
+   embeddings resampled with jitter), each fit in a fresh subprocess: wall time and
+   peak resident memory.
+4. Embedding extraction: ``extract_embeddings`` against a bare ``torch.no_grad()``
+   loop on MobileNetV2 (same batch size and inputs).
+
+Writes ``benchmarks/results/speed.json``. ``--quick`` shortens the paper runs
+(``--paper-steps``) and skips 100k; ratios are then labelled as such.
+
+    python benchmarks/speed.py                 # full (about an hour on 2 cores)
+    python benchmarks/speed.py --quick         # minutes
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
+                             HERE.parents[1] / "shared" / "anchor" / "mnv2_fmnist_digits.npz"))
+
+
+def load_anchor():
+    return dict(np.load(ANCHOR))
+
+
+def fit_tr(d, seed, **params):
+    from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
+
+    ref = ReferenceTask(d["Z_ref_train"], d["y_ref_train"])
+    est = TaskRelatednessScorer(ref, random_state=seed, device="cpu", **params)
+    t = time.perf_counter()
+    est.fit(d["Z_tgt_train"], d["y_tgt_train"])
+    return time.perf_counter() - t, est
+
+
+def bench_anchor(d, seeds, paper_steps):
+    out = {"fast": [], "paper": []}
+    fit_tr(d, 0)  # warm-up (imports, first torch call)
+    for seed in seeds:
+        t, est = fit_tr(d, seed)
+        out["fast"].append({"seed": seed, "seconds": t, "task_relatedness": est.task_relatedness_,
+                            "terms": est.bound_terms_, "target_loss": est.target_loss_,
+                            "timings": est.timings_, "n_iter": est.n_iter_})
+        print(f"fast  seed {seed}: {t:.2f} s, TR {est.task_relatedness_:.4f}", flush=True)
+    for seed in seeds:
+        t, est = fit_tr(d, seed, method="paper", max_iter=paper_steps)
+        out["paper"].append({"seed": seed, "seconds": t, "steps": paper_steps,
+                             "task_relatedness": est.task_relatedness_,
+                             "terms": est.bound_terms_, "target_loss": est.target_loss_,
+                             "timings": est.timings_})
+        print(f"paper seed {seed}: {t:.1f} s ({paper_steps} steps), TR {est.task_relatedness_:.4f}",
+              flush=True)
+    # The authors' own head: 2001 SGD steps with the gradient penalty.
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_taskrel._paper import fit_paper_head
+
+    Z = StandardScaler().fit_transform(d["Z_ref_train"])
+    t = time.perf_counter()
+    fit_paper_head(Z, d["y_ref_train"], 10, rng=np.random.RandomState(0), n_iter=2001)
+    out["paper_sgd_head_seconds"] = time.perf_counter() - t
+    fast_t = statistics.median(r["seconds"] for r in out["fast"])
+    paper_t = statistics.median(r["seconds"] for r in out["paper"])
+    per_step = statistics.median((r["timings"]["transformations"]) / r["steps"] for r in out["paper"])
+    paper_full = (statistics.median(r["timings"]["total"] - r["timings"]["transformations"]
+                                    for r in out["paper"]) + 2001 * per_step)
+    fast_tr = statistics.median(r["task_relatedness"] for r in out["fast"])
+    paper_tr = statistics.median(r["task_relatedness"] for r in out["paper"])
+    out["summary"] = {
+        "fast_median_seconds": fast_t, "paper_median_seconds": paper_t,
+        "paper_steps": paper_steps, "paper_seconds_per_step": per_step,
+        "paper_seconds_2001_steps": paper_full if paper_steps != 2001 else paper_t,
+        "speedup": (paper_full if paper_steps != 2001 else paper_t) / fast_t,
+        "speedup_measured_steps_only": paper_t / fast_t,
+        "fast_median_tr": fast_tr, "paper_median_tr": paper_tr,
+        "tr_ratio_fast_over_paper": fast_tr / paper_tr,
+    }
+    return out
+
+
+def bench_logme(d, fast_seconds):
+    try:
+        from sklearn_taskrel.metrics import logme_score
+    except ImportError:
+        return {"error": "sklearn_taskrel.metrics.logme_score not available"}
+    Z, y = d["Z_tgt_train"], d["y_tgt_train"]
+    logme_score(Z, y)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        logme_score(Z, y)
+        times.append(time.perf_counter() - t)
+    lt = statistics.median(times)
+    return {"logme_median_seconds": lt, "tr_median_seconds": fast_seconds,
+            "tr_over_logme": fast_seconds / lt}
+
+
+GROWTH_CHILD = r"""
+import json, resource, sys, time, numpy as np
+sys.path.insert(0, {root!r})
+n = int(sys.argv[1])
+d = dict(np.load({anchor!r}))
+rng = np.random.RandomState(0)
+idx = rng.randint(0, len(d["y_tgt_train"]), n)
+X = (d["Z_tgt_train"][idx] + 0.05 * rng.standard_normal((n, 1280)).astype(np.float32)).astype(np.float32)
+y = d["y_tgt_train"][idx]
+Zr, yr = d["Z_ref_train"], d["y_ref_train"]
+del d
+from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
+est = TaskRelatednessScorer(ReferenceTask(Zr, yr), random_state=0, device="cpu")
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter(); est.fit(X, y); el = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"n": n, "seconds": el, "peak_rss_mb": peak / 1024, "rss_before_fit_mb": base / 1024,
+                   "input_mb": X.nbytes / 2**20, "task_relatedness": est.task_relatedness_,
+                   "timings": est.timings_}}))
+"""
+
+
+def bench_growth(sizes):
+    code = GROWTH_CHILD.format(root=str(HERE.parent), anchor=str(ANCHOR))
+    rows = []
+    for n in sizes:
+        res = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True,
+                             text=True, check=False)
+        if res.returncode != 0:
+            rows.append({"n": n, "error": res.stderr[-2000:]})
+            print(f"growth n={n}: FAILED\n{res.stderr[-2000:]}", flush=True)
+            continue
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"growth n={n}: {row['seconds']:.2f} s, peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+    ok = {r["n"]: r for r in rows if "seconds" in r}
+    summary = {}
+    if 10_000 in ok and 100_000 in ok:
+        summary["time_ratio_100k_over_10k"] = ok[100_000]["seconds"] / ok[10_000]["seconds"]
+    return {"rows": rows, "summary": summary}
+
+
+def bench_extraction(n=512, batch_size=64, size=64, repeats=3):
+    import torch
+
+    from sklearn_taskrel.encoders import extract_embeddings
+    try:
+        from sklearn_taskrel.encoders import MobileNetV2Encoder
+        enc = MobileNetV2Encoder()
+        module = enc.module_ if hasattr(enc, "module_") else None
+    except Exception as exc:  # assets not installed
+        return {"error": f"MobileNetV2 weights unavailable: {exc}"}
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(n, 3, size, size)).astype(np.float32)
+    model = enc.module_
+    model.eval()
+
+    def bare():
+        outs = []
+        with torch.no_grad():
+            for s in range(0, n, batch_size):
+                xb = torch.from_numpy(X[s:s + batch_size])
+                xb = enc._prepare(xb) if hasattr(enc, "_prepare") else xb
+                outs.append(enc._features(model, xb).numpy())
+        return np.concatenate(outs)
+
+    def ours():
+        return extract_embeddings(enc, X, batch_size=batch_size, device="cpu")
+
+    bare(); ours()
+    tb = statistics.median(_timeit(bare) for _ in range(repeats))
+    to = statistics.median(_timeit(ours) for _ in range(repeats))
+    agree = float(np.abs(bare() - ours()).max())
+    return {"n": n, "batch_size": batch_size, "image_size": size,
+            "bare_images_per_s": n / tb, "ours_images_per_s": n / to,
+            "ratio_ours_over_bare": tb / to, "max_abs_diff": agree}
+
+
+def _timeit(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short paper runs, no 100k target")
+    p.add_argument("--paper-steps", type=int, default=None, help="steps of each paper run")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", default=str(HERE / "results" / "speed.json"))
+    p.add_argument("--skip", nargs="*", default=[], choices=["anchor", "growth", "extraction"])
+    args = p.parse_args(argv)
+    steps = args.paper_steps or (50 if args.quick else 2001)
+    result = {"machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0]},
+              "quick": args.quick}
+    import torch
+    result["machine"]["torch"] = torch.__version__
+    result["machine"]["torch_threads"] = torch.get_num_threads()
+    if ANCHOR.exists() and "anchor" not in args.skip:
+        d = load_anchor()
+        result["anchor"] = bench_anchor(d, args.seeds, steps)
+        result["logme"] = bench_logme(d, result["anchor"]["summary"]["fast_median_seconds"])
+        print(json.dumps(result["anchor"]["summary"], indent=1), json.dumps(result["logme"]), flush=True)
+    if "growth" not in args.skip:
+        result["growth"] = bench_growth([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
+    if "extraction" not in args.skip:
+        result["extraction"] = bench_extraction()
+        print("extraction", json.dumps(result["extraction"]), flush=True)
+    result["peak_rss_mb_parent"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=1, default=float)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
