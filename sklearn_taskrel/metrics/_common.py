@@ -50,6 +50,21 @@ def check_source_proba(source_proba, *, n_samples=None, name="source_proba"):
     return P / row_sums[:, None]
 
 
+def canonical_order(X):
+    """A permutation that sorts the rows of ``X`` lexicographically.
+
+    Randomised fits run on the rows in this order, so that a score depends on the
+    set of samples and its seed only, not on the order in which rows are passed.
+    """
+    return np.lexsort(X.T[::-1])
+
+
+def relabel_by_first_appearance(codes):
+    """Class codes renumbered in order of first appearance (independent of label names)."""
+    _, first = np.unique(codes, return_index=True)
+    return np.argsort(np.argsort(first))[codes]
+
+
 def softmax(logits):
     """Row-wise softmax in float64."""
     logits = np.asarray(logits, dtype=np.float64)

@@ -60,8 +60,8 @@ def logme_score(X, y, *, regression="auto", max_iter=100, tol=1e-5):
     max_iter : int, default=100
         Maximum fixed-point iterations per column.
     tol : float, default=1e-5
-        Stop when the ratio :math:`\\alpha/\\beta` changes by less than ``tol``
-        (relative).
+        Stop when the ratio :math:`\\alpha/\\beta`, or the evidence, changes by
+        less than ``tol`` (relative).
 
     Returns
     -------
@@ -84,7 +84,10 @@ def logme_score(X, y, *, regression="auto", max_iter=100, tol=1e-5):
     collinear (thuml/LogME issue #23). Here the value agrees with
     :class:`sklearn.linear_model.BayesianRidge`'s log marginal likelihood
     (``fit_intercept=False`` and zero hyper-priors) in every regime, and small
-    samples with many features give a finite, well-defined evidence.
+    samples with many features give a finite, well-defined evidence. When a
+    column is fitted exactly by the features (possible once :math:`n \\le d`), the
+    maximum is approached as :math:`\\beta \\to \\infty` and the evidence tends
+    to a finite supremum; the iteration stops when the evidence no longer changes.
 
     The eigenvalues come from the smaller Gram matrix (:math:`F^\\top F` or
     :math:`F F^\\top`), so the cost is :math:`O(n d \\min(n, d))` once, plus
@@ -111,13 +114,18 @@ def logme_score(X, y, *, regression="auto", max_iter=100, tol=1e-5):
     >>> round(logme_score(X, y_continuous), 4)  # regression
     -1.572
     """
+    return _logme(X, y, regression=regression, max_iter=max_iter, tol=tol)[0]
+
+
+def _logme(X, y, *, regression="auto", max_iter=100, tol=1e-5):
+    """LogME and the number of fixed-point iterations (the most over columns)."""
     X = check_embeddings(X, name="X")
     max_iter = check_positive_int(max_iter, "max_iter")
     if not (np.isscalar(tol) and tol > 0):
         raise ValueError(f"tol must be a positive float; got {tol!r}.")
     T = _logme_targets(y, X.shape[0], regression)
-    evidence, _, _ = _max_evidence(X, T, max_iter=max_iter, tol=tol)
-    return float(np.mean(evidence))
+    evidence, _, _, n_iter = _max_evidence(X, T, max_iter=max_iter, tol=tol)
+    return float(np.mean(evidence)), n_iter
 
 
 def _logme_targets(y, n_samples, regression):
@@ -174,7 +182,7 @@ def _spectrum(X):
 
 
 def _max_evidence(X, T, *, max_iter=100, tol=1e-5):
-    """Maximum log evidence per column of ``T`` (divided by n), with alpha and beta."""
+    """Maximum log evidence per column of ``T`` (divided by n), alpha, beta, iterations."""
     n = X.shape[0]
     sigma, project = _spectrum(X)
     r = sigma.shape[0]
@@ -182,26 +190,50 @@ def _max_evidence(X, T, *, max_iter=100, tol=1e-5):
     res_rest = np.maximum((T**2).sum(axis=0) - x2.sum(axis=0), 0.0)
     sig = sigma[:, None]
     n_cols = T.shape[1]
-    alpha = np.ones(n_cols)
-    beta = np.ones(n_cols)
     if not np.any(sigma > 0):
         # F = 0: only the noise model is left; the evidence does not depend on alpha.
         beta = n / (T**2).sum(axis=0)
         ev = n / 2 * np.log(beta) - beta / 2 * (T**2).sum(axis=0) - n / 2 * np.log(2 * np.pi)
-        return ev / n, np.full(n_cols, np.inf), beta
-    converged = np.zeros(n_cols, dtype=bool)
-    for _ in range(max_iter):
-        ratio = alpha / beta
+        return ev / n, np.full(n_cols, np.inf), beta, 1
+
+    def statistics(ratio):
         gamma = (sig / (sig + ratio)).sum(axis=0)
         m2 = (sig * x2 / (sig + ratio) ** 2).sum(axis=0)
         res2 = (x2 * (ratio / (sig + ratio)) ** 2).sum(axis=0) + res_rest
-        tiny = np.finfo(np.float64).tiny
+        return gamma, m2, res2
+
+    def evidence(alpha, beta):
+        _, m2, res2 = statistics(alpha / beta)
+        # d/2 log(alpha) - 1/2 sum over all d eigenvalues of log(alpha + beta sigma):
+        # the d - r structurally zero eigenvalues cancel against (d - r)/2 log(alpha).
+        return (r / 2 * np.log(alpha) + n / 2 * np.log(beta)
+                - 0.5 * np.log(alpha + beta * sig).sum(axis=0)
+                - beta / 2 * res2 - alpha / 2 * m2 - n / 2 * np.log(2 * np.pi)) / n
+
+    alpha = np.ones(n_cols)
+    beta = np.ones(n_cols)
+    current = evidence(alpha, beta)
+    converged = np.zeros(n_cols, dtype=bool)
+    tiny = np.finfo(np.float64).tiny
+    n_iter = 0
+    for _ in range(max_iter):
+        n_iter += 1
+        ratio = alpha / beta
+        gamma, m2, res2 = statistics(ratio)
         new_alpha = gamma / np.maximum(m2, tiny)
         new_beta = (n - gamma) / np.maximum(res2, tiny)
-        change = np.abs(new_alpha / new_beta - ratio) / ratio
-        alpha = np.where(converged, alpha, new_alpha)
-        beta = np.where(converged, beta, new_beta)
-        converged |= change <= tol
+        new_ratio = new_alpha / new_beta
+        # alpha/beta can run off to 0 or infinity when the supremum is approached at
+        # the boundary (noise-free fit, or useless features): stop there.
+        valid = np.isfinite(new_ratio) & (new_ratio > 1e-300) & (new_ratio < 1e300)
+        step = ~converged & valid
+        alpha = np.where(step, new_alpha, alpha)
+        beta = np.where(step, new_beta, beta)
+        updated = evidence(alpha, beta)
+        small_step = (np.abs(new_ratio - ratio) <= tol * ratio) | (
+            np.abs(updated - current) <= tol * np.maximum(1.0, np.abs(updated)))
+        current = np.where(step, updated, current)
+        converged |= ~valid | small_step
         if converged.all():
             break
     else:
@@ -209,12 +241,4 @@ def _max_evidence(X, T, *, max_iter=100, tol=1e-5):
             f"LogME's fixed point did not converge in max_iter={max_iter} iterations "
             f"for {int((~converged).sum())} of {n_cols} target column(s); the evidence "
             "is taken at the last iterate.", ConvergenceWarning, stacklevel=3)
-    ratio = alpha / beta
-    m2 = (sig * x2 / (sig + ratio) ** 2).sum(axis=0)
-    res2 = (x2 * (ratio / (sig + ratio)) ** 2).sum(axis=0) + res_rest
-    # d/2 log(alpha) - 1/2 sum over all d eigenvalues of log(alpha + beta sigma): the
-    # d - r eigenvalues that are structurally zero cancel against d - r log(alpha)'s.
-    evidence = (r / 2 * np.log(alpha) + n / 2 * np.log(beta)
-                - 0.5 * np.log(alpha + beta * sig).sum(axis=0)
-                - beta / 2 * res2 - alpha / 2 * m2 - n / 2 * np.log(2 * np.pi))
-    return evidence / n, alpha, beta
+    return current, alpha, beta, n_iter

@@ -5,7 +5,11 @@ import ot
 from scipy.special import xlogy
 from sklearn.utils import check_random_state
 
-from sklearn_taskrel.metrics._common import check_features_and_labels, one_hot
+from sklearn_taskrel.metrics._common import (
+    canonical_order,
+    check_features_and_labels,
+    one_hot,
+)
 from sklearn_taskrel.transport._solvers import exact_transport
 from sklearn_taskrel.utils._validation import check_positive_int, check_reference_width
 
@@ -48,7 +52,9 @@ def ot_nce_score(X, y, X_source, y_source, *, max_samples=None, max_iter=100_000
         Source labels.
     max_samples : int or None, default=None
         If set, at most this many samples of each side are drawn (uniformly,
-        without replacement) before solving the transport; the authors use 1000.
+        without replacement, from the rows in a canonical order so that the draw
+        does not depend on their order) before solving the transport; the authors
+        use 1000.
     max_iter : int, default=100_000
         Iterations of the network simplex (the authors' value); reaching it
         emits a :class:`~sklearn.exceptions.ConvergenceWarning`.
@@ -97,6 +103,8 @@ def ot_label_coupling_terms(X, y, X_source, y_source, *, max_samples=None,
     max_samples = check_positive_int(max_samples, "max_samples", minimum=2, allow_none=True)
     if max_samples is not None:
         rng = check_random_state(random_state)
+        order, order_s = canonical_order(X), canonical_order(Xs)
+        X, y_codes, Xs, ys_codes = X[order], y_codes[order], Xs[order_s], ys_codes[order_s]
         if X.shape[0] > max_samples:
             keep = np.sort(rng.choice(X.shape[0], max_samples, replace=False))
             X, y_codes = X[keep], y_codes[keep]

@@ -4,13 +4,17 @@ import warnings
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_taskrel.exceptions import DegenerateTaskWarning
-from sklearn_taskrel.metrics._common import check_features_and_labels
+from sklearn_taskrel.metrics._common import (
+    canonical_order,
+    check_features_and_labels,
+    relabel_by_first_appearance,
+)
 from sklearn_taskrel.utils._validation import check_positive_int
 
 
@@ -121,9 +125,10 @@ def linear_probe_score(X, y, *, C=1.0, cv=5, max_iter=1000, standardize=True,
 
     Notes
     -----
-    Samples are put in a canonical order (sorted by label, then by feature
-    values) before the folds are drawn, so that the score depends on the set of
-    samples and ``random_state`` only, not on the order of the rows.
+    Samples are put in a canonical order (sorted by feature values, classes
+    numbered by first appearance) before the folds are drawn, so that the score
+    depends on the set of samples and ``random_state`` only, not on the order of
+    the rows or the names of the labels.
 
     Examples
     --------
@@ -135,6 +140,13 @@ def linear_probe_score(X, y, *, C=1.0, cv=5, max_iter=1000, standardize=True,
     >>> linear_probe_score(X, y, random_state=0)
     1.0
     """
+    return _linear_probe(X, y, C=C, cv=cv, max_iter=max_iter, standardize=standardize,
+                         random_state=random_state)[0]
+
+
+def _linear_probe(X, y, *, C=1.0, cv=5, max_iter=1000, standardize=True,
+                  random_state=None):
+    """Probe accuracy and the most L-BFGS iterations over the folds."""
     X, codes, n_classes = check_features_and_labels(X, y, min_classes=2)
     cv = check_positive_int(cv, "cv", minimum=2)
     max_iter = check_positive_int(max_iter, "max_iter")
@@ -150,9 +162,12 @@ def linear_probe_score(X, y, *, C=1.0, cv=5, max_iter=1000, standardize=True,
             f"the smallest class has {smallest} samples, fewer than cv={cv}; using "
             f"{smallest} folds.", DegenerateTaskWarning, stacklevel=2)
         cv = smallest
-    order = np.lexsort(np.vstack([X.T[::-1], codes[None, :]]))
-    X, codes = X[order], codes[order]
+    order = canonical_order(X)
+    X, codes = X[order], relabel_by_first_appearance(codes[order])
     probe = LogisticRegression(C=C, max_iter=max_iter)
     model = make_pipeline(StandardScaler(), probe) if standardize else probe
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-    return float(np.mean(cross_val_score(model, X, codes, cv=folds)))
+    result = cross_validate(model, X, codes, cv=folds, return_estimator=True)
+    fitted = [est[-1] if standardize else est for est in result["estimator"]]
+    n_iter = int(max(np.max(est.n_iter_) for est in fitted))
+    return float(np.mean(result["test_score"])), n_iter

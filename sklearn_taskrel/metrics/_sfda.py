@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 from scipy import linalg
+from scipy.sparse.linalg import eigsh
 
 from sklearn_taskrel.exceptions import DegenerateTaskWarning
 from sklearn_taskrel.metrics._common import (
@@ -122,8 +123,7 @@ def _fisher_proba(X, codes, n_classes, shrinkage):
     centred = X - means[codes]
     Sw = centred.T @ centred / n
     if shrinkage == "auto":
-        top = linalg.eigh(Sw, eigvals_only=True, subset_by_index=[d - 1, d - 1])[0]
-        shrinkage = max(np.exp(-5.0 * top), 1e-10)
+        shrinkage = max(np.exp(-5.0 * _largest_eigenvalue(Sw)), 1e-10)
     S = (1.0 - shrinkage) * Sw
     S.flat[:: d + 1] += shrinkage * np.trace(Sw) / d
     try:
@@ -133,3 +133,15 @@ def _fisher_proba(X, codes, n_classes, shrinkage):
         coef = linalg.lstsq(S, means.T, check_finite=False)[0].T
     logits = X @ coef.T - 0.5 * np.sum(means * coef, axis=1) + np.log(counts / n)
     return softmax(logits), shrinkage
+
+
+def _largest_eigenvalue(S):
+    """Largest eigenvalue of a symmetric positive semi-definite matrix."""
+    d = S.shape[0]
+    if d <= 300:
+        return float(linalg.eigh(S, eigvals_only=True, subset_by_index=[d - 1, d - 1])[0])
+    # Lanczos: a few dozen products with S instead of a full tridiagonalisation;
+    # a fixed start vector keeps the result deterministic.
+    start = np.full(d, 1.0 / np.sqrt(d)) + np.linspace(0.0, 1e-3, d)
+    return float(eigsh(S, k=1, which="LA", v0=start, tol=1e-12,
+                       return_eigenvectors=False)[0])
