@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sklearn_taskrel._head import fit_reference_head, per_class_losses
 from sklearn_taskrel._reference import ReferenceTask, as_reference_task
 from sklearn_taskrel.encoders._base import build_encoder
+from sklearn_taskrel.encoders._cache import as_cache
 from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.exceptions import DegenerateTaskWarning
 from sklearn_taskrel.transport import (
@@ -124,6 +125,10 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Encoder batch size.
     mixed_precision : bool, default=False
         Encoder forward under autocast.
+    memory : None, str, joblib.Memory or EmbeddingCache, default=None
+        Cache of embeddings keyed on the encoder's identity and the data, so that
+        folds, grid candidates and other scores reuse them (see
+        :class:`~sklearn_taskrel.encoders.EmbeddingCache`).
     random_state : int, RandomState instance or None, default=None
         Seeds subsampling, k-means and the paper method. An int gives results that
         are identical bit for bit across runs on the CPU.
@@ -209,6 +214,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "mixed_precision": ["boolean"],
+        "memory": "no_validation",
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -219,7 +225,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                  lipschitz="certified", head_lipschitz=0.02, head_penalty=1e4,
                  head_max_iter=300, max_iter=None, tol=1e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
-                 mixed_precision=False, random_state=None, verbose=0):
+                 mixed_precision=False, memory=None, random_state=None, verbose=0):
         self.reference = reference
         self.encoder = encoder
         self.transforms = transforms
@@ -241,6 +247,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.device = device
         self.batch_size = batch_size
         self.mixed_precision = mixed_precision
+        self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
 
@@ -255,10 +262,13 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             if name == "X":
                 return validate_data(self, X, dtype=dtypes, reset=False)
             return check_embeddings(X, name=name)
-        Z = extract_embeddings(enc, X, batch_size=self.batch_size, device=self.device,
-                               mixed_precision=self.mixed_precision,
-                               verbose=self.verbose, desc=f"embedding {name}")
-        return Z
+        cache = as_cache(self.memory, verbose=max(0, self.verbose - 1))
+        extract = extract_embeddings if cache is None else cache.extract
+        Z = extract(enc, X, batch_size=self.batch_size, device=self.device,
+                    mixed_precision=self.mixed_precision, verbose=self.verbose,
+                    desc=f"embedding {name}")
+        # The reference is small: float64, as when it is passed as embeddings.
+        return Z if name == "X" else Z.astype(np.float64)
 
     def transform(self, X):
         """Embeddings of ``X`` by the fitted encoder, as float32.

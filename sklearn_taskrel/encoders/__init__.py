@@ -9,6 +9,7 @@ weights. Optional libraries are imported only when an adapter is used.
 
 from sklearn_taskrel.encoders._adapter import extraction_context
 from sklearn_taskrel.encoders._assets import PackagedPath
+from sklearn_taskrel.encoders._cache import EmbeddingCache
 from sklearn_taskrel.encoders._base import (
     Encoder,
     build_encoder,
@@ -34,6 +35,7 @@ from sklearn_taskrel.encoders._vision import (
 
 __all__ = [
     "EfficientNetLiteEncoder",
+    "EmbeddingCache",
     "Encoder",
     "FunctionEncoder",
     "HuggingFaceEncoder",

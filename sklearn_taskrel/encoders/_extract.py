@@ -149,9 +149,13 @@ def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
                         batch = batch.to(dev, non_blocking=pin_memory)
                 try:
                     out = enc(batch)
-                except EncoderError:
+                except (EncoderError, MemoryError):
                     raise
                 except Exception as exc:  # the user's encoder failed
+                    if "out of memory" in str(exc).lower():  # torch OOM: a resource limit
+                        raise MemoryError(
+                            f"encoder {type(enc).__name__} ran out of memory on rows "
+                            f"{start}..{stop - 1} (batch_size={batch_size}): {exc}") from exc
                     raise EncoderError(
                         f"encoder {type(enc).__name__} raised {type(exc).__name__} on "
                         f"rows {start}..{stop - 1}: {exc}"

@@ -1,0 +1,136 @@
+"""rank_encoders: failures recorded, embedding cache, parallel and Dask backends."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_task
+from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer, rank_encoders
+from sklearn_taskrel.encoders import EmbeddingCache
+
+
+@pytest.fixture(scope="module")
+def data():
+    Xr, yr, means = make_task(n_per_class=30, n_classes=3, n_features=6, random_state=0)
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=3, n_features=6, random_state=1, means=means)
+    return Xr.astype(np.float32), yr, Xt.astype(np.float32), yt
+
+
+def _linear(seed, width=4):
+    def factory():
+        gen = torch.Generator().manual_seed(seed)
+        lin = torch.nn.Linear(6, width)
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(width, 6, generator=gen))
+            lin.bias.zero_()
+        return lin
+    factory.__name__ = f"linear{seed}"
+    return factory
+
+
+def _raises(batch):
+    raise RuntimeError("weights missing")
+
+
+def test_failing_encoders_are_recorded_and_do_not_stop_others(data):
+    Xr, yr, Xt, yt = data
+    zoo = {"a": _linear(0), "b": _linear(1), "raises": _raises,
+           "nan": lambda b: np.full((len(b), 4), np.nan),
+           "wrong_shape": lambda b: np.ones((len(b) + 1, 4)),
+           "oom": _OOM()}
+    table = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0, device="cpu")
+    assert list(table["encoder"][:2]) in (["a", "b"], ["b", "a"])
+    assert table["score"][:2].notna().all()
+    failed = table.set_index("encoder").loc[["raises", "nan", "wrong_shape", "oom"]]
+    assert failed["score"].isna().all()
+    assert "weights missing" in failed.loc["raises", "error"]
+    assert "NaN" in failed.loc["nan", "error"]
+    assert "shape" in failed.loc["wrong_shape", "error"]
+    assert failed.loc["oom", "error"].startswith("MemoryError")
+    assert list(table["rank"][:2]) == [1, 2]
+    # TR rows carry every bound term and the timings.
+    for col in ("task_relatedness", "reweighted_reference_loss", "conditional_entropy",
+                "wasserstein", "lipschitz", "transport", "embed_seconds", "fit_seconds"):
+        assert col in table.columns
+    assert np.allclose(table["score"][:2], -table["task_relatedness"][:2])
+
+
+class _OOM:
+    def __call__(self, batch):
+        raise MemoryError()
+
+
+def test_rank_matches_individual_fits(data):
+    Xr, yr, Xt, yt = data
+    zoo = {"a": _linear(0), "b": _linear(1)}
+    table = rank_encoders(zoo, Xt, yt, reference=ReferenceTask(Xr, yr), random_state=0,
+                          device="cpu")
+    for name, factory in zoo.items():
+        est = TaskRelatednessScorer(reference=(Xr, yr), encoder=factory, random_state=0,
+                                    device="cpu").fit(Xt, yt)
+        row = table.set_index("encoder").loc[name]
+        assert row["task_relatedness"] == pytest.approx(est.task_relatedness_, rel=1e-6)
+
+
+def test_embedding_cache_hits_on_second_call(data, tmp_path):
+    Xr, yr, Xt, yt = data
+    zoo = {"a": _linear(0), "b": _linear(1)}
+    first = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), cache=str(tmp_path),
+                          random_state=0, device="cpu")
+    assert first.attrs["cache"]["misses"] == 4 and first.attrs["cache"]["hits"] == 0
+    second = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), cache=str(tmp_path),
+                           random_state=0, device="cpu")
+    assert second.attrs["cache"] == {**second.attrs["cache"], "hits": 4, "misses": 0}
+    assert second.attrs["cache"]["size_bytes"] > 0
+    assert np.allclose(first["score"], second["score"])
+
+
+def test_estimator_memory_parameter_shares_the_cache(data, tmp_path):
+    Xr, yr, Xt, yt = data
+    cache = EmbeddingCache(tmp_path)
+    est = TaskRelatednessScorer(reference=(Xr, yr), encoder=_linear(3), memory=cache,
+                                random_state=0, device="cpu")
+    est.fit(Xt, yt)
+    assert (cache.hits, cache.misses) == (0, 2)
+    est.fit(Xt, yt)
+    assert (cache.hits, cache.misses) == (2, 2)
+
+
+def test_parallel_joblib_processes(data):
+    Xr, yr, Xt, yt = data
+    zoo = {f"m{i}": _linear(i) for i in range(3)}
+    serial = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0, device="cpu")
+    parallel = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0, n_jobs=2,
+                             device="cpu")
+    assert list(serial["encoder"]) == list(parallel["encoder"])
+    assert np.allclose(serial["score"], parallel["score"])
+
+
+def test_dask_backend_local_cluster(data):
+    distributed = pytest.importorskip("dask.distributed")
+    import joblib
+
+    Xr, yr, Xt, yt = data
+    zoo = {f"m{i}": _linear(i) for i in range(3)}
+    serial = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0, device="cpu")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        with joblib.parallel_config(backend="dask"):
+            table = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0,
+                                  n_jobs=-1, device="cpu")
+        assert len(client.scheduler_info()["workers"]) == 2
+    assert list(table["encoder"]) == list(serial["encoder"])
+    assert np.allclose(table["score"], serial["score"])
+
+
+def test_any_metric_estimator_as_scorer(data):
+    metrics = pytest.importorskip("sklearn_taskrel.metrics")
+    scorer_cls = getattr(metrics, "LogMEScorer", None)
+    if scorer_cls is None:
+        pytest.skip("LogMEScorer not available")
+    Xr, yr, Xt, yt = data
+    table = rank_encoders({"a": _linear(0), "b": _linear(1)}, Xt, yt, scorer=scorer_cls(),
+                          device="cpu")
+    assert table["score"].notna().all()
+    assert "task_relatedness" not in table.columns
