@@ -319,6 +319,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         n = Zt.shape[0]
         if y is not None:
             self.classes_, yt = check_labels(y, n_samples=n, name="y")
+            if len(self.classes_) == 1:
+                warnings.warn(
+                    f"y has a single class ({self.classes_[0]!r}): the label map sends it "
+                    "to one reference class and TR measures only how the target features "
+                    "match that class.", DegenerateTaskWarning, stacklevel=2)
         else:
             yt = None
 
@@ -565,6 +570,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             D, B = prior_and_label_map(tr.joint)
         self.transformation_ = tr
         self._target_map_cache = self._feature_map_cache = None
+        bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
+        if bad:  # never a silent NaN
+            raise ValueError(
+                f"task-relatedness is not finite: the terms {bad} are not finite. Check "
+                "the reference and target embeddings for extreme values.")
         self.task_relatedness_ = terms.pop("task_relatedness")
         self.bound_terms_ = terms
         self.class_prior_ = D

@@ -20,5 +20,7 @@ class DegenerateTaskWarning(TaskRelWarning):
     """
 
 
-class EncoderError(RuntimeError):
-    """An encoder raised, returned non-finite values or an array of the wrong shape."""
+class EncoderError(ValueError):
+    """The ``encoder`` parameter failed: it raised, or returned non-finite values or an
+    array of the wrong shape. A ``ValueError``, so it is caught like the other
+    invalid-input errors; the original exception is chained as ``__cause__``."""
