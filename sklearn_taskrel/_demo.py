@@ -25,19 +25,19 @@ def _probe_accuracy(Z_train, y_train, Z_test, y_test):
     return float(clf.fit(Z_train, y_train).score(Z_test, y_test))
 
 
-def run_demo(*, n_target=400, n_test=200, n_reference=1000, image_size=112,
+def run_demo(*, n_target=300, n_test=150, n_reference=600, image_size=96,
              encoders=None, random_state=0, verbose=1, out=print):
     """Rank the offline vision zoo for the textile-defect target; return the table.
 
     Parameters
     ----------
-    n_target : int, default=400
+    n_target : int, default=300
         Target samples used to compute TR.
-    n_test : int, default=200
+    n_test : int, default=150
         Held-out target samples for the linear-probe sanity column.
-    n_reference : int, default=1000
+    n_reference : int, default=600
         Reference (digits) samples (stratified).
-    image_size : int, default=112
+    image_size : int, default=96
         Side of the target images (the reference digits use 64 px).
     encoders : list of str or None
         Zoo members to rank (default: all five).

@@ -91,8 +91,8 @@ def build_parser():
                        description="Rank EfficientNet-Lite0/1/2, MobileNetV2 and open_nsfw for "
                                    "the textile-defect target against the digits reference "
                                    "(all from pip packages, no network).")
-    d.add_argument("--n-target", type=int, default=600, help="target images used (default 600)")
-    d.add_argument("--image-size", type=int, default=112, help="target image side in pixels (default 112)")
+    d.add_argument("--n-target", type=int, default=300, help="target images used (default 300)")
+    d.add_argument("--image-size", type=int, default=96, help="target image side in pixels (default 96)")
     d.add_argument("--encoders", nargs="+", default=None,
                    help="subset of: effnet_lite0 effnet_lite1 effnet_lite2 mobilenet_v2 open_nsfw")
     d.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
