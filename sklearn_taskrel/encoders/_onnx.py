@@ -152,7 +152,10 @@ class OnnxEncoder(BaseAdapter):
     Notes
     -----
     Mixed precision is a property of an ONNX graph (export it in float16); the
-    adapter casts inputs to the types the graph declares.
+    adapter casts inputs to the types the graph declares. The device is chosen
+    when the session opens (``providers``, else ``device``). An
+    ``InferenceSession`` object cannot be pickled: give a path (or bytes) when a
+    grid runs with ``n_jobs > 1`` in processes; each worker then opens its own.
 
     Examples
     --------
