@@ -101,7 +101,7 @@ class HuggingFaceEncoder(BaseAdapter):
     _path_params = ("model", "tokenizer")
     _fingerprint_exclude = ("device", "batch_size")
 
-    def __init__(self, model, tokenizer=None, *, pooling="mean", layer=None, max_length=None,
+    def __init__(self, model, *, tokenizer=None, pooling="mean", layer=None, max_length=None,
                  normalize=False, batch_size=None, device=None, mixed_precision=False,
                  trust_remote_code=False, model_kwargs=None):
         self.model = model
