@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from sklearn_taskrel.encoders._adapter import extraction_context
 from sklearn_taskrel.encoders._base import build_encoder
 from sklearn_taskrel.exceptions import EncoderError
 from sklearn_taskrel.utils._device import resolve_device
@@ -120,7 +121,7 @@ def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
 
     is_module = isinstance(enc, torch.nn.Module)
     takes_tensors = is_module or getattr(enc, "takes_tensors", False)
-    dev = resolve_device(device if is_module or takes_tensors else "cpu")
+    dev = resolve_device(device)
     was_training = None
     if is_module:
         was_training = enc.training
@@ -134,7 +135,10 @@ def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
     bar = _progress(n, verbose, desc)
     outputs = []
     try:
-        with torch.no_grad(), amp:
+        # Adapters that take strings or arrays (text, ONNX) cannot see the device:
+        # the context hands them the estimator's device and precision.
+        with torch.no_grad(), amp, extraction_context(device=dev,
+                                                      mixed_precision=mixed_precision):
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
                 batch = X[start:stop]
