@@ -401,8 +401,8 @@ class NLEEPScorer(_TransferabilityScorer):
     %(encoder_params)s
     n_components_per_class : int, default=5
         Mixture components per target class.
-    pca_variance : float or int, default=0.8
-        Variance kept by the PCA (or number of components).
+    pca_variance : float in (0, 1) or int, default=0.8
+        Variance kept by the PCA, or (an int) its number of components.
     random_state : int, RandomState instance or None, default=None
         Seeds the mixture; resolved with ``check_random_state`` at each
         :meth:`fit` and :meth:`score`.
@@ -430,7 +430,7 @@ class NLEEPScorer(_TransferabilityScorer):
     _parameter_constraints = {
         **_TransferabilityScorer._common_constraints,
         "n_components_per_class": [Interval(Integral, 1, None, closed="left")],
-        "pca_variance": [Interval(Real, 0, 1, closed="right"),
+        "pca_variance": [Interval(Real, 0, 1, closed="neither"),
                          Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }

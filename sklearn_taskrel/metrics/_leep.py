@@ -1,5 +1,6 @@
 """Scores built on the empirical conditional P(y | z): LEEP, NCE and N-LEEP."""
 
+import numbers
 import warnings
 
 import numpy as np
@@ -173,9 +174,10 @@ def nleep_score(X, y, *, n_components_per_class=5, pca_variance=0.8,
         Target labels.
     n_components_per_class : int, default=5
         Mixture components per target class (the SFDA authors' default ratio).
-    pca_variance : float in (0, 1] or int, default=0.8
+    pca_variance : float in (0, 1) or int, default=0.8
         Passed to :class:`~sklearn.decomposition.PCA` as ``n_components``: the
-        fraction of variance kept, or a number of components.
+        fraction of variance kept, or (an int) a number of components, capped at
+        ``min(n_samples, n_features)``.
     random_state : int, RandomState instance or None, default=None
         Seeds the mixture's k-means initialisation. Pass an int for a
         reproducible score.
@@ -231,16 +233,19 @@ def gmm_posteriors(X, n_classes, *, n_components_per_class=5, pca_variance=0.8,
     """Posteriors ``p(v | x)`` of the N-LEEP mixture, shape (n_samples, n_components)."""
     n_components_per_class = check_positive_int(
         n_components_per_class, "n_components_per_class")
-    if isinstance(pca_variance, (bool, np.bool_)) or not np.isscalar(pca_variance) or not (
-        0 < pca_variance <= 1 or (float(pca_variance).is_integer() and pca_variance >= 1)
-    ):
+    is_count = (isinstance(pca_variance, numbers.Integral)
+                and not isinstance(pca_variance, (bool, np.bool_)) and pca_variance >= 1)
+    is_fraction = (isinstance(pca_variance, numbers.Real)
+                   and not isinstance(pca_variance, numbers.Integral)
+                   and 0 < pca_variance < 1)
+    if not (is_count or is_fraction):
         raise ValueError(
-            f"pca_variance must be a float in (0, 1] or an int >= 1; got {pca_variance!r}.")
+            f"pca_variance must be a float in (0, 1) or an int >= 1; got {pca_variance!r}.")
     rng = check_random_state(random_state)
     n_samples = X.shape[0]
-    if isinstance(pca_variance, (int, np.integer)) or pca_variance == 1:
+    if is_count:
         keep = int(min(pca_variance, n_samples, X.shape[1]))
-        Z = PCA(n_components=keep).fit_transform(X)
+        Z = PCA(n_components=keep, svd_solver="full").fit_transform(X)
     else:
         Z = PCA(n_components=float(pca_variance), svd_solver="full").fit_transform(X)
     n_components = n_components_per_class * n_classes
