@@ -11,8 +11,6 @@ held-out target split.
 
 import time
 
-import numpy as np
-
 __all__ = ["run_demo"]
 
 
@@ -54,7 +52,11 @@ def run_demo(*, n_target=300, n_test=150, n_reference=600, image_size=96,
     """
     from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
     from sklearn_taskrel.datasets import load_digits_images, load_textile_defects
-    from sklearn_taskrel.encoders import build_encoder, extract_embeddings, load_vision_zoo
+    from sklearn_taskrel.encoders import (
+        build_encoder,
+        extract_embeddings,
+        load_vision_zoo,
+    )
 
     t0 = time.perf_counter()
     X_ref, y_ref = load_digits_images(min(n_reference, 1797), size=64,

@@ -233,7 +233,11 @@ def paper_diagnostics(tr, Z_ref_eval_by_class, X_tgt_eval, y_tgt_eval, W_head, c
     and the target, with random and true labels); their bound
     ``sum_r D_r L_r + H(T|R) + tau_hat * WD``.
     """
-    from sklearn_taskrel.transport import conditional_entropy, euclidean_cost, exact_transport
+    from sklearn_taskrel.transport import (
+        conditional_entropy,
+        euclidean_cost,
+        exact_transport,
+    )
     from sklearn_taskrel.transport._lipschitz import softmax
 
     st = tr.paper_state

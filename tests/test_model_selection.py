@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_task
+
 from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer, rank_encoders
 from sklearn_taskrel.encoders import EmbeddingCache
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from robustness_cases import CASES
+
 from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
 
 

@@ -19,7 +19,11 @@ from sklearn_taskrel.transport import (
     solve_assignment,
 )
 from sklearn_taskrel.transport._assignment import assignment_objective
-from sklearn_taskrel.transport._feature_map import FeatureMap, RidgeMapSolver, invert_map
+from sklearn_taskrel.transport._feature_map import (
+    FeatureMap,
+    RidgeMapSolver,
+    invert_map,
+)
 from sklearn_taskrel.transport._relatedness import Transformation, project_joint
 
 
@@ -104,8 +108,8 @@ def test_certified_lipschitz_bounds_every_gradient():
     cert = certified_lipschitz(W)
     assert 0 < emp <= cert + 1e-12
     # Far along w_k - w_l with a one-hot label map the bound is attained.
-    k, l = 0, 1
-    direction = (W[k] - W[l]) / np.linalg.norm(W[k] - W[l])
+    k, j = 0, 1
+    direction = (W[k] - W[j]) / np.linalg.norm(W[k] - W[j])
     assert empirical_lipschitz(np.array([40 * direction]), W, c, np.eye(4)) <= cert
 
 

@@ -10,12 +10,15 @@ from sklearn_taskrel.transport._assignment import (
     solve_assignment,
 )
 from sklearn_taskrel.transport._classwise import chunked_wasserstein, class_pair_costs
-from sklearn_taskrel.transport._lipschitz import certified_lipschitz, empirical_lipschitz
 from sklearn_taskrel.transport._feature_map import (
     FEATURE_MAPS,
     FeatureMap,
     apply_map,
     invert_map,
+)
+from sklearn_taskrel.transport._lipschitz import (
+    certified_lipschitz,
+    empirical_lipschitz,
 )
 from sklearn_taskrel.transport._relatedness import (
     Transformation,
