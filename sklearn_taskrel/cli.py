@@ -113,7 +113,7 @@ def build_parser():
     r.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     r.add_argument("--json", help="write the table as JSON")
     r.add_argument("--csv", help="write the table as CSV")
-    r.add_argument("--verbose", type=int, default=0)
+    r.add_argument("--verbose", type=int, default=0, help="1 shows progress bars (default 0)")
     r.set_defaults(func=_rank)
     return p
 
