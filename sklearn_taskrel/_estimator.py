@@ -2,6 +2,7 @@
 
 import time
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn_taskrel.transport import (
     invert_map,
     prior_and_label_map,
 )
+from sklearn_taskrel.transport._backend import to_numpy
 from sklearn_taskrel.transport._lipschitz import softmax
 from sklearn_taskrel.utils._compat import Interval, StrOptions, _fit_context
 from sklearn_taskrel.utils._device import resolve_device
@@ -124,6 +126,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Encoder batch size.
     mixed_precision : bool, default=False
         Encoder forward under autocast.
+    transport_backend : {"auto", "numpy", "torch"}, default="auto"
+        Arrays of the transport and feature-map computations: numpy on the CPU, or
+        torch tensors on ``device`` (cost matrices, plan statistics and the map's
+        linear algebra on the GPU; the exact OT solve of each class block on the
+        CPU). ``"auto"`` uses torch when ``device`` resolves to CUDA.
     memory : None, str, joblib.Memory or EmbeddingCache, default=None
         Cache of embeddings keyed on the encoder's identity and the data, so that
         folds, grid candidates and other scores reuse them (see
@@ -214,6 +221,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "mixed_precision": ["boolean"],
         "memory": "no_validation",
+        "transport_backend": [StrOptions({"auto", "numpy", "torch"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -224,7 +232,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                  lipschitz="certified", head_lipschitz=0.02, head_penalty=1e4,
                  head_max_iter=300, max_iter=None, tol=1e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
-                 mixed_precision=False, memory=None, random_state=None, verbose=0):
+                 mixed_precision=False, transport_backend="auto", memory=None,
+                 random_state=None, verbose=0):
         self.reference = reference
         self.encoder = encoder
         self.transforms = transforms
@@ -246,6 +255,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.device = device
         self.batch_size = batch_size
         self.mixed_precision = mixed_precision
+        self.transport_backend = transport_backend
         self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
@@ -457,14 +467,42 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 rng=rng, device=resolve_device(self.device), verbose=self.verbose)
         else:
             tr = fit_transformation(
-                self._Z_ref_by_class, Zt_s[fit_idx].astype(np.float64), yt[fit_idx],
+                self._ref_blocks(), self._on_backend(Zt_s[fit_idx], np.float64), yt[fit_idx],
                 self.reference_class_losses_, tau, target_prior,
                 learn_label_map=learn, assignment=assignment, feature_map=fmap,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
                 tol=self.tol, chunk_size=self._chunk_size(), rng=rng,
                 callback=self._iteration_callback())
+            tr = replace(tr, feature_map=tr.feature_map.convert(to_numpy))
         self.transformation_ = tr
         return tr
+
+    def _backend_device(self):
+        """The torch device of the transport computations, or None for numpy."""
+        if self.transport_backend == "numpy":
+            return None
+        dev = resolve_device(self.device)
+        if self.transport_backend == "torch" or dev.type == "cuda":
+            return dev
+        return None
+
+    def _on_backend(self, X, dtype=None):
+        dev = self._backend_device()
+        if dev is None:
+            return X if dtype is None else np.asarray(X, dtype=dtype)
+        import torch
+
+        X = np.asarray(X, dtype=dtype) if dtype is not None else np.asarray(X)
+        return torch.as_tensor(X, device=dev)
+
+    def _ref_blocks(self):
+        return [self._on_backend(Z, np.float64) for Z in self._Z_ref_by_class]
+
+    def _tr_on_backend(self, tr):
+        """``tr`` with its feature map moved to the working backend."""
+        if self._backend_device() is None:
+            return tr
+        return replace(tr, feature_map=tr.feature_map.convert(self._on_backend))
 
     def _chunk_size(self):
         return 2000 if self.ot_batch_size is None else self.ot_batch_size
@@ -483,12 +521,14 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         if self.pseudo_labels == "none":
             self.classes_ = self.reference_classes_.copy()
             tr = fit_transformation(
-                self._Z_ref_by_class, Zt_s, np.zeros(len(Zt_s), dtype=int),
+                self._ref_blocks(), self._on_backend(Zt_s, np.float64),
+                np.zeros(len(Zt_s), dtype=int),
                 self.reference_class_losses_, tau, None, label_free=True,
                 ref_prior=self.reference_prior_,
                 feature_map="identity" if self.transforms == "fixed" else self.feature_map,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
                 tol=self.tol, chunk_size=self._chunk_size(), rng=rng)
+            tr = replace(tr, feature_map=tr.feature_map.convert(to_numpy))
             self.transformation_ = tr
             self.pseudo_labels_ = None
             return None
@@ -554,18 +594,21 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         if tr.joint is None:
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
+            trb = self._tr_on_backend(tr)
             W, _, _ = transport_with_weights(
-                self._Z_ref_by_class, Zt_s, y_eval, tr, None,
+                self._ref_blocks(), self._on_backend(Zt_s), y_eval, trb, None,
                 chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
-                want_weights=False, feature_map=tr.feature_map)
+                want_weights=False, feature_map=trb.feature_map)
             from sklearn_taskrel.transport import bound_terms
 
             terms = bound_terms(tr.class_prior, None, L, W, tau)
             D, B = tr.class_prior, np.eye(K_R)
         else:
-            terms, tr = evaluate_transformation(
-                self._Z_ref_by_class, Zt_s, y_eval, tr, L, tau, target_prior,
-                chunk_size=self._chunk_size(), rng=np.random.RandomState(0))
+            terms, trb = evaluate_transformation(
+                self._ref_blocks(), self._on_backend(Zt_s), y_eval, self._tr_on_backend(tr),
+                L, tau, target_prior, chunk_size=self._chunk_size(),
+                rng=np.random.RandomState(0))
+            tr = replace(trb, feature_map=tr.feature_map)
             D, B = prior_and_label_map(tr.joint)
         self.transformation_ = tr
         self._target_map_cache = self._feature_map_cache = None
@@ -630,10 +673,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             from sklearn_taskrel.transport import bound_terms
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
+            trb = self._tr_on_backend(tr)
             W, _, _ = transport_with_weights(
-                self._Z_ref_by_class, Zt_s, np.zeros(len(Zt_s), dtype=int), tr, None,
-                chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
-                want_weights=False, feature_map=tr.feature_map)
+                self._ref_blocks(), self._on_backend(Zt_s), np.zeros(len(Zt_s), dtype=int),
+                trb, None, chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
+                want_weights=False, feature_map=trb.feature_map)
             return bound_terms(tr.class_prior, None, L, W, self.lipschitz_)
         if y is None:
             if self.pseudo_labels_ is None:
@@ -648,8 +692,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             _, codes = _encode_like(y, self.classes_, "y", n_samples=len(Zt_s))
         prior = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
         terms, _ = evaluate_transformation(
-            self._Z_ref_by_class, Zt_s, codes, tr, L, self.lipschitz_, prior,
-            chunk_size=self._chunk_size(), rng=np.random.RandomState(0))
+            self._ref_blocks(), self._on_backend(Zt_s), codes, self._tr_on_backend(tr), L,
+            self.lipschitz_, prior, chunk_size=self._chunk_size(),
+            rng=np.random.RandomState(0))
         return terms
 
     def score(self, X, y=None):

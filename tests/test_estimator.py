@@ -313,3 +313,43 @@ def test_encoder_transform_and_module_mode_restored(reference):
     assert Z.dtype == np.float32 and Z.shape == (len(Xr), 6)
     # Dropout is off during extraction: embeddings are deterministic.
     assert_allclose(Z, est.transform(Xr.astype(np.float32)))
+
+
+# ----------------------------------------------------------------- torch / GPU path
+@pytest.mark.parametrize("params", [{}, {"transforms": "learned_feature"},
+                                    {"feature_map": "diagonal"}])
+def test_torch_transport_backend_matches_numpy_on_cpu(reference, params):
+    """The code path that runs on the GPU, exercised on the CPU."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=21, means=means, noise=1.3)
+    a = _fit(reference, 1.3 * Xt + 0.5, yt, transport_backend="numpy", **params)
+    b = _fit(reference, 1.3 * Xt + 0.5, yt, transport_backend="torch", device="cpu", **params)
+    assert b.task_relatedness_ == pytest.approx(a.task_relatedness_, rel=1e-8)
+    for key in a.bound_terms_:
+        assert b.bound_terms_[key] == pytest.approx(a.bound_terms_[key], rel=1e-7, abs=1e-10)
+    assert_allclose(b.predict_proba(Xt), a.predict_proba(Xt), rtol=1e-6, atol=1e-9)
+    assert b.score(Xt, yt) == pytest.approx(a.score(Xt, yt), rel=1e-8)
+    assert isinstance(b.target_map_[0], np.ndarray)
+
+
+def test_torch_transport_backend_label_free(reference):
+    Xr, yr, means = reference
+    Xt, _, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                         random_state=22, means=means)
+    a = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels="none", random_state=0,
+                              transport_backend="numpy").fit(Xt)
+    b = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels="none", random_state=0,
+                              transport_backend="torch", device="cpu").fit(Xt)
+    assert b.task_relatedness_ == pytest.approx(a.task_relatedness_, rel=1e-8)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_device_runs_transport_on_gpu(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=23, means=means)
+    cpu = _fit(reference, Xt, yt, device="cpu")
+    gpu = _fit(reference, Xt, yt, device="cuda")
+    assert gpu._backend_device().type == "cuda"
+    assert gpu.task_relatedness_ == pytest.approx(cpu.task_relatedness_, rel=1e-4)

@@ -15,6 +15,7 @@ bound stays valid, with memory ``O(n_ref_class * chunk)`` instead of ``O(n^2)``.
 
 import numpy as np
 
+from sklearn_taskrel.transport._backend import concat
 from sklearn_taskrel.transport._solvers import (
     euclidean_cost,
     exact_transport,
@@ -96,8 +97,7 @@ def class_pair_costs(Z_ref_by_class, X_tgt_by_class, *, rng, max_per_class=100,
     refs = [sub(Z) for Z in Z_ref_by_class]
     tgts = [sub(X) for X in X_tgt_by_class]
     r_off = np.cumsum([0] + [len(Z) for Z in refs])
-    t_off = np.cumsum([0] + [len(X) for X in tgts])
-    D = euclidean_cost(np.vstack(refs), np.vstack([X for X in tgts if len(X)]))
+    D = euclidean_cost(concat(refs), concat([X for X in tgts if len(X)]))
     C = np.zeros((len(refs), len(tgts)))
     t_pos = np.cumsum([0] + [len(X) for X in tgts if len(X)])
     nonempty = [t for t, X in enumerate(tgts) if len(X)]
@@ -110,5 +110,4 @@ def class_pair_costs(Z_ref_by_class, X_tgt_by_class, *, rng, max_per_class=100,
             M = D[r_off[r]:r_off[r + 1], t_pos[k]:t_pos[k + 1]]
             _, C[r, t] = exact_transport(ar, np.full(M.shape[1], 1.0 / M.shape[1]), M,
                                          max_iter=max_iter)
-    del t_off
     return C

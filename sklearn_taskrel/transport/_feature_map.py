@@ -24,7 +24,14 @@ Families: ``"affine"`` (full ``M``), ``"diagonal"``, ``"translation"`` and
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+
+from sklearn_taskrel.transport._backend import (
+    cholesky_factor,
+    cholesky_solve,
+    einsum,
+    eye,
+    to_numpy,
+)
 
 FEATURE_MAPS = ("affine", "diagonal", "translation", "identity")
 
@@ -35,10 +42,11 @@ class FeatureMap:
 
     ``Delta`` is stored densely (``delta``, shape (d, d)), as a diagonal
     (``scale_delta``), or in dual form ``Delta = coef.T @ anchors`` with ``anchors``
-    and ``coef`` of shape (n, d); all ``None`` is a pure translation.
+    and ``coef`` of shape (n, d); all ``None`` is a pure translation. The arrays are
+    numpy arrays or torch tensors (all of one kind).
     """
 
-    shift: np.ndarray
+    shift: object
     center: object = None
     delta: object = None
     scale_delta: object = None
@@ -62,25 +70,31 @@ class FeatureMap:
             U = U + (Xc @ self.anchors.T) @ self.coef
         return U
 
+    def convert(self, fn):
+        """The same map with ``fn`` applied to every array (e.g. to numpy, to a device)."""
+        return FeatureMap(**{k: (None if v is None else fn(v)) for k, v in vars(self).items()})
+
     @property
     def M(self):
-        """The linear part as a dense ``(d, d)`` array."""
-        d = self.shift.shape[0]
+        """The linear part as a dense ``(d, d)`` numpy array."""
+        fm = self.convert(to_numpy)
+        d = fm.shift.shape[0]
         M = np.eye(d)
-        if self.delta is not None:
-            M += self.delta
-        elif self.scale_delta is not None:
-            M[np.arange(d), np.arange(d)] += self.scale_delta
-        elif self.coef is not None:
-            M += self.coef.T @ self.anchors
+        if fm.delta is not None:
+            M += fm.delta
+        elif fm.scale_delta is not None:
+            M[np.arange(d), np.arange(d)] += fm.scale_delta
+        elif fm.coef is not None:
+            M += fm.coef.T @ fm.anchors
         return M
 
     @property
     def m(self):
-        """The offset: ``u = M x + m``."""
+        """The offset (numpy): ``u = M x + m``."""
+        shift = to_numpy(self.shift)
         if self.center is None:
-            return self.shift.copy()
-        return self.shift - (self.M - np.eye(self.shift.shape[0])) @ self.center
+            return shift.copy()
+        return shift - (self.M - np.eye(shift.shape[0])) @ to_numpy(self.center)
 
 
 def apply_map(X, M, m):
@@ -95,9 +109,9 @@ class RidgeMapSolver:
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
-        Target points.
-    w : ndarray of shape (n,)
+    X : array of shape (n, d)
+        Target points (numpy, or a torch tensor on any device).
+    w : array of shape (n,)
         Mass of each target point in the plans (fixed across iterations).
     kind : {"affine", "diagonal", "translation", "identity"}
     alpha : float
@@ -112,22 +126,21 @@ class RidgeMapSolver:
         self.center = (w @ X) / self.sw
         self.Xc = X - self.center
         self.dual = False
+        ridge = max(self.alpha, 1e-10)
         if kind == "affine":
             self.dual = n <= d
-            sq = np.sqrt(w)
+            sq = w ** 0.5
             if self.dual:
                 K = self.Xc @ self.Xc.T
                 Ks = (sq[:, None] * K) * sq[None, :]
-                Ks[np.arange(n), np.arange(n)] += max(self.alpha, 1e-10)
-                self.factor = cho_factor(Ks, check_finite=False)
+                Ks = Ks + ridge * eye(K, n)
+                self.factor = cholesky_factor(Ks)
                 self.sq = sq
                 # Hat matrix: X_c Delta^T = K W^1/2 Ks^-1 W^-1/2 (W S) = H (W S).
-                self.H = cho_solve(self.factor, (K * sq[None, :]).T,
-                                   check_finite=False).T / sq[None, :]
+                self.H = cholesky_solve(self.factor, (K * sq[None, :]).T).T / sq[None, :]
             else:
-                G = (self.Xc * w[:, None]).T @ self.Xc
-                G[np.arange(d), np.arange(d)] += max(self.alpha, 1e-10)
-                self.factor = cho_factor(G, check_finite=False)
+                G = (self.Xc * w[:, None]).T @ self.Xc + ridge * eye(X, d)
+                self.factor = cholesky_factor(G)
         elif kind == "diagonal":
             self.sxx = w @ (self.Xc * self.Xc)
 
@@ -138,30 +151,29 @@ class RidgeMapSolver:
         -------
         state : tuple
             What :meth:`build` needs to materialise the map (cheap to keep).
-        mapped : ndarray of shape (n, d)
+        mapped : array of shape (n, d)
             The mapped target points, computed without forming the map.
         """
         if self.kind == "identity":
             return None, self.X
-        ybar = Y.sum(axis=0) / self.sw
+        ybar = Y.sum(0) / self.sw
         shift = ybar - self.center
         if self.kind == "translation":
             return (shift, None), self.X + shift
         # Centered residual targets, weighted: w_j * (yhat_j - ybar - x_jc).
         WS = Y - self.w[:, None] * (ybar + self.Xc)
         if self.kind == "diagonal":
-            delta = np.einsum("jk,jk->k", self.Xc, WS) / (self.sxx + self.alpha)
+            delta = einsum("jk,jk->k", self.Xc, WS) / (self.sxx + self.alpha)
             return (shift, delta), self.X + shift + self.Xc * delta
         if self.dual:
             return (shift, WS), self.X + shift + self.H @ WS
-        delta = cho_solve(self.factor, self.Xc.T @ WS, check_finite=False).T
+        delta = cholesky_solve(self.factor, self.Xc.T @ WS).T
         return (shift, delta), self.X + shift + self.Xc @ delta.T
 
     def build(self, state):
         """The :class:`FeatureMap` of a state returned by :meth:`step`."""
-        d = self.X.shape[1]
         if state is None:
-            return FeatureMap.identity(d)
+            return FeatureMap(shift=self.center * 0)
         shift, part = state
         if self.kind == "translation":
             return FeatureMap(shift=shift)
@@ -169,8 +181,7 @@ class RidgeMapSolver:
             return FeatureMap(shift=shift, center=self.center, scale_delta=part)
         if self.dual:
             # Delta = S_c^T W^1/2 (W^1/2 K W^1/2 + a I)^-1 W^1/2 X_c = coef^T X_c
-            coef = self.sq[:, None] * cho_solve(
-                self.factor, part / self.sq[:, None], check_finite=False)
+            coef = self.sq[:, None] * cholesky_solve(self.factor, part / self.sq[:, None])
             return FeatureMap(shift=shift, center=self.center, anchors=self.Xc, coef=coef)
         return FeatureMap(shift=shift, center=self.center, delta=part)
 

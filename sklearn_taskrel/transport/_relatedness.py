@@ -38,6 +38,7 @@ from sklearn_taskrel.transport._assignment import (
     prior_and_label_map,
     solve_assignment,
 )
+from sklearn_taskrel.transport._backend import as_float64, concat, is_torch, zeros
 from sklearn_taskrel.transport._classwise import chunked_wasserstein, class_pair_costs
 from sklearn_taskrel.transport._feature_map import FeatureMap, RidgeMapSolver
 
@@ -99,7 +100,7 @@ def _blocks(Z_ref_by_class, y_tgt, transformation, target_prior):
     map is an assignment, several (with weighted points) for a soft label map.
     """
     if transformation.joint is None:
-        Z = np.vstack(Z_ref_by_class)
+        Z = concat(Z_ref_by_class)
         a = np.concatenate([
             np.full(len(Zr), transformation.class_prior[r] / max(len(Zr), 1))
             for r, Zr in enumerate(Z_ref_by_class)
@@ -116,7 +117,7 @@ def _blocks(Z_ref_by_class, y_tgt, transformation, target_prior):
         if len(rs) == 1:
             blocks.append((Z_ref_by_class[rs[0]], None, idx, float(target_prior[t])))
             continue
-        Z = np.vstack([Z_ref_by_class[r] for r in rs])
+        Z = concat([Z_ref_by_class[r] for r in rs])
         a = np.concatenate([np.full(len(Z_ref_by_class[r]), joint[r, t] / len(Z_ref_by_class[r]))
                             for r in rs])
         blocks.append((Z, a / a.sum(), idx, float(target_prior[t])))
@@ -156,11 +157,12 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
         ``sum_i P_ij``, the mass of each target point.
     """
     n, d = X_mapped.shape
-    Y = np.zeros((n, d)) if want_weights else None
-    w = np.zeros(n) if want_weights else None
+    ref = Z_ref_by_class[0]  # float64, numpy or torch on the working device
+    Y = zeros(ref, (n, d)) if want_weights else None
+    w = zeros(ref, (n,)) if want_weights else None
     W = 0.0
     for Z_src, a, idx, mass in _blocks(Z_ref_by_class, y_tgt, transformation, target_prior):
-        X_block = X_mapped[idx].astype(np.float64, copy=False)
+        X_block = as_float64(X_mapped[idx])
         if feature_map is not None:
             X_block = feature_map.apply(X_block)
         out = chunked_wasserstein(Z_src, X_block, chunk_size=chunk_size, rng=rng,
@@ -172,11 +174,16 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
         cost, plans = out
         W += mass * cost
         for cidx, plan in plans:
+            rows = idx[cidx]
+            if is_torch(plan):  # dense on the device: (n_chunk, n_src) @ (n_src, d)
+                P = mass * plan
+                Y[rows] += P.T @ Z_src
+                w[rows] += P.sum(0)
+                continue
             i, j = np.nonzero(plan > 0)
             omega = mass * plan[i, j]
             # Sum omega_ij z_i into the chunk's rows: a sparse (n_chunk x n_src) product.
             S = sparse.csr_matrix((omega, (j, i)), shape=(len(cidx), Z_src.shape[0]))
-            rows = idx[cidx]
             Y[rows] += S @ Z_src
             w[rows] += np.asarray(S.sum(axis=1)).ravel()
     return W, Y, w
@@ -304,7 +311,7 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
             rng=np.random.RandomState(chunk_seed), want_weights=False, max_iter=ot_max_iter)
         return bound_terms(tr.class_prior, tr.joint, L, W, tau)
 
-    identity = FeatureMap.identity(d)
+    identity = FeatureMap(shift=zeros(Z_ref_by_class[0], (d,)))
     a, joint, D = label_map(X_tgt, a)
     start = Transformation(a, joint, D, identity)
     history = []

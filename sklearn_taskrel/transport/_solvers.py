@@ -9,6 +9,7 @@ import numpy as np
 import ot
 
 from sklearn_taskrel.exceptions import ConvergenceWarning
+from sklearn_taskrel.transport._backend import is_torch, like, to_numpy
 
 
 def sqeuclidean_cost(X, Y):
@@ -31,6 +32,9 @@ def euclidean_cost(X, Y):
 
 def exact_transport(a, b, M, *, max_iter=1_000_000):
     """Exact optimal transport plan and cost (network simplex, ``ot.emd``).
+
+    The solve runs on the CPU (network simplex); a torch cost matrix gives a torch
+    plan on its device.
 
     Parameters
     ----------
@@ -58,12 +62,12 @@ def exact_transport(a, b, M, *, max_iter=1_000_000):
     >>> cost
     0.0
     """
-    M = np.ascontiguousarray(M, dtype=np.float64)
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    M_np = np.ascontiguousarray(to_numpy(M), dtype=np.float64)
+    a = np.asarray(to_numpy(a), dtype=np.float64)
+    b = np.asarray(to_numpy(b), dtype=np.float64)
     # Renormalise the second marginal to the first one's mass to absorb rounding.
     b = b * (a.sum() / b.sum())
-    plan, log = ot.emd(a, b, M, numItermax=int(max_iter), log=True)
+    plan, log = ot.emd(a, b, M_np, numItermax=int(max_iter), log=True)
     if log.get("warning"):
         warnings.warn(
             f"exact optimal transport did not converge: {log['warning']} "
@@ -71,7 +75,10 @@ def exact_transport(a, b, M, *, max_iter=1_000_000):
             ConvergenceWarning,
             stacklevel=2,
         )
-    return plan, float(np.sum(plan * M))
+    cost = float(np.sum(plan * M_np))
+    if is_torch(M):  # the plan goes back to M's device
+        plan = like(M, plan, dtype=M.dtype)
+    return plan, cost
 
 
 def entropic_transport(a, b, M, *, reg, max_iter=1000, tol=1e-9):
