@@ -17,10 +17,19 @@ already in memory); the table shows the median (and the minimum, which is less
 sensitive to other jobs on a shared machine) and the value. Results go to
 ``benchmarks/results/metrics_timing.json``.
 
-Run: ``python benchmarks/metrics_timing.py [--anchor PATH] [--repeats 5]``.
+BLAS runs on one thread by default (``--blas-threads 1``; ``0`` leaves the
+libraries' defaults). On a shared 2-core machine, OpenBLAS threads spin-wait for
+each other whenever another job holds a core, and the same call then takes 5 to
+20 times longer from one run to the next; one thread gives reproducible numbers,
+which a quiet multi-core machine can only improve on. The source head is fitted
+with the default threads.
+
+Run: ``python benchmarks/metrics_timing.py [--anchor PATH] [--repeats 5]
+[--blas-threads 1]``.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -35,7 +44,7 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_taskrel.metrics import (
     etran_score,
@@ -79,12 +88,33 @@ def scores(Z, y, source_proba, Z_ref, y_ref):
     ]
 
 
+def _time_all(calls, repeats):
+    rows = []
+    for name, call in calls:
+        times = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                value = call()
+                times.append(time.perf_counter() - start)
+        rows.append(dict(score=name, median_seconds=statistics.median(times),
+                         min_seconds=min(times), seconds=times, value=float(value)))
+        print(f"{name:<26} {statistics.median(times):9.3f} s  (min {min(times):7.3f} s)"
+              f"   value {value: .6g}", flush=True)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--anchor", default=os.environ.get("SKLEARN_TASKREL_ANCHOR",
                                                           str(DEFAULT_ANCHOR)))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=str(HERE / "results" / "metrics_timing.json"))
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS/OpenMP threads during the timings (threadpoolctl); "
+                             "0 leaves them as they are. Default 1: see the module "
+                             "docstring")
     args = parser.parse_args()
 
     data = np.load(args.anchor)
@@ -97,25 +127,18 @@ def main():
     head_seconds = time.perf_counter() - t0
 
     load_before = os.getloadavg()
-    rows = []
-    for name, call in scores(Z, y, source_proba, Z_ref, y_ref):
-        times = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                value = call()
-                times.append(time.perf_counter() - start)
-        rows.append(dict(score=name, median_seconds=statistics.median(times),
-                         min_seconds=min(times), seconds=times, value=float(value)))
-        print(f"{name:<26} {statistics.median(times):9.3f} s  (min {min(times):7.3f} s)"
-              f"   value {value: .6g}", flush=True)
+    limit = (threadpool_limits(limits=args.blas_threads) if args.blas_threads > 0
+             else contextlib.nullcontext())
+    with limit:
+        blas_threads = [dict(api=p["internal_api"], threads=p["num_threads"])
+                        for p in threadpool_info()]
+        rows = _time_all(scores(Z, y, source_proba, Z_ref, y_ref), args.repeats)
     load_after = os.getloadavg()
 
     result = dict(
         description=("Median wall-clock seconds of each score on the anchor target "
                      "embeddings (Z_tgt_train: 1200 x 1280 float32, 10 classes)."),
-        command="python benchmarks/metrics_timing.py",
+        command=f"python benchmarks/metrics_timing.py --blas-threads {args.blas_threads}",
         repeats=args.repeats,
         data=dict(anchor=os.path.basename(args.anchor), n_samples=int(Z.shape[0]),
                   n_features=int(Z.shape[1]), n_classes=int(len(np.unique(y))),
@@ -131,8 +154,7 @@ def main():
                      cpu_count=os.cpu_count(), python=platform.python_version(),
                      numpy=np.__version__, scipy=scipy.__version__,
                      sklearn=sklearn.__version__,
-                     blas_threads=[dict(api=p["internal_api"], threads=p["num_threads"])
-                                   for p in threadpool_info()],
+                     blas_threads=blas_threads,
                      load_average_before=load_before, load_average_after=load_after,
                      note=("load averages above the core count mean other jobs shared "
                            "the CPUs; BLAS-heavy scores then slow down the most")),
