@@ -142,7 +142,12 @@ def _describe(data, rel, produced_by):
 
 
 def _placeholder(pattern, produced_by):
-    how = f" Run ``{produced_by}`` to produce it." if produced_by else ""
+    if not produced_by:
+        how = ""
+    elif produced_by.split()[0] in ("python", "bash", "sklearn-taskrel"):
+        how = f" Run ``{produced_by}`` to produce it."
+    else:
+        how = f" It is produced by {produced_by}."
     return [".. admonition:: Placeholder: not measured yet", "   :class: warning", "",
             f"   This table is rendered from ``{pattern}`` when the docs are built; no"
             f" such file exists yet.{how}", ""]
