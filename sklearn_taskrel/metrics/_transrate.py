@@ -41,7 +41,10 @@ def transrate_score(X, y, *, eps=1e-4):
     (``process_transrate_logs``). The listing in the paper's appendix, and
     ``tllib`` which copies it, average the class coding rates uniformly
     (:math:`1/K`); both agree on balanced classes. Features are centred once over
-    all samples, not per class. Each log-determinant is taken through the
+    all samples, not per class, as in both references: each class is coded around
+    the global mean, so TransRate rewards classes that occupy different subspaces
+    (as in the rate reduction it builds on) more than classes that differ only by
+    their means in a few dimensions. Each log-determinant is taken through the
     smaller of :math:`Z^\\top Z` and :math:`Z Z^\\top` (Sylvester's identity), so
     the cost is :math:`O(n d \\min(n, d))` in total.
 
