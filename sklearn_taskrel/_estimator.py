@@ -454,6 +454,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         fmap = "identity" if self.transforms == "fixed" else self.feature_map
         assignment = None if learn else self._fixed_assignment(K_T)
         fit_idx = _stratified_cap(yt, self.max_samples, rng)
+        self._fit_on_all = len(fit_idx) == len(yt)
         if self.method == "paper":
             from sklearn_taskrel._paper import fit_paper_transformation
 
@@ -603,6 +604,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
             terms = bound_terms(tr.class_prior, None, L, W, tau)
             D, B = tr.class_prior, np.eye(K_R)
+        elif (getattr(tr, "terms", None) is not None and self._fit_on_all
+              and tr.terms["lipschitz"] == tau):
+            # The fit already evaluated the bound on this very sample.
+            terms = dict(tr.terms)
+            D, B = prior_and_label_map(tr.joint)
         else:
             terms, trb = evaluate_transformation(
                 self._ref_blocks(), self._on_backend(Zt_s), y_eval, self._tr_on_backend(tr),

@@ -63,6 +63,7 @@ class Transformation:
     feature_map: FeatureMap
     history: list = field(default_factory=list)
     n_iter: int = 0
+    terms: object = None
 
     @property
     def M(self):
@@ -219,8 +220,8 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
                        target_prior, *, learn_label_map=True, assignment=None,
                        label_free=False, ref_prior=None, feature_map="affine",
                        alpha=1.0, max_iter=30, tol=1e-3, chunk_size=2000,
-                       pair_max_samples=64, rng=None, callback=None,
-                       ot_max_iter=1_000_000):
+                       pair_max_samples=64, descent_max_per_class=256, rng=None,
+                       callback=None, ot_max_iter=1_000_000):
     """Minimise the bound over class prior, label map and feature map.
 
     The label map is chosen exactly given class-pair W1 costs
@@ -268,6 +269,9 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
     pair_max_samples : int, default=64
         Subsample size per class for the class-pair costs that select the label map;
         they are computed before and after the first map step.
+    descent_max_per_class : int, default=256
+        Reference points per class in the plans of the feature-map descent (a fixed
+        random subsample); the bound's W1 is always computed on every point.
     rng : numpy.random.RandomState
     callback : callable or None
         Called as ``callback(iteration, cost)`` after every iteration.
@@ -312,6 +316,10 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         return bound_terms(tr.class_prior, tr.joint, L, W, tau)
 
     identity = FeatureMap(shift=zeros(Z_ref_by_class[0], (d,)))
+    sub_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
+    Z_descent = [Z if len(Z) <= descent_max_per_class
+                 else Z[np.sort(sub_rng.choice(len(Z), descent_max_per_class, replace=False))]
+                 for Z in Z_ref_by_class]
     a, joint, D = label_map(X_tgt, a)
     start = Transformation(a, joint, D, identity)
     history = []
@@ -323,7 +331,7 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
                 a, joint, D = label_map(X_mapped, a)
             tr = Transformation(a, joint, D, identity)
             W2, Y, w = transport_with_weights(
-                Z_ref_by_class, X_mapped, y_tgt, tr, target_prior, chunk_size=chunk_size,
+                Z_descent, X_mapped, y_tgt, tr, target_prior, chunk_size=chunk_size,
                 rng=np.random.RandomState(chunk_seed), max_iter=ot_max_iter, squared=True)
             history.append({"iteration": it, "squared_transport": float(W2)})
             if callback is not None:

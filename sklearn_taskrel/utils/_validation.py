@@ -100,7 +100,7 @@ def check_labels(y, *, n_samples=None, name="y", allow_continuous=False):
     --------
     >>> from sklearn_taskrel.utils import check_labels
     >>> classes, codes = check_labels(["cat", "dog", "cat"])
-    >>> list(classes), codes.tolist()
+    >>> classes.tolist(), codes.tolist()
     (['cat', 'dog'], [0, 1, 0])
     """
     if y is None:
