@@ -70,8 +70,8 @@ def _to_numpy_2d(out, start, stop):
 
 
 def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
-                       mixed_precision=False, pin_memory=False, verbose=0,
-                       desc="embedding", timings=None):
+                       mixed_precision=False, pin_memory=False, prefetch=False,
+                       compile=False, verbose=0, desc="embedding", timings=None):
     """Run ``encoder`` on ``X`` in batches and return float32 CPU embeddings.
 
     Parameters
@@ -89,6 +89,13 @@ def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
         bfloat16 on the CPU). Outputs are cast back to float32.
     pin_memory : bool, default=False
         Pin host batches before the copy to CUDA (asynchronous copies).
+    prefetch : bool, default=False
+        Prepare the next batch (slicing, conversion, pinning, copy to the device) in
+        a background thread while the current one runs: overlaps loading and
+        compute, most useful on a GPU.
+    compile : bool, default=False
+        Run ``nn.Module`` encoders through :func:`torch.compile` (a one-off compile
+        cost; pays on large datasets).
     verbose : int, default=0
         A tqdm progress bar when > 0.
     timings : dict or None
@@ -132,27 +139,45 @@ def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
         amp = torch.autocast(device_type=dev.type, dtype=amp_dtype)
     else:
         amp = contextlib.nullcontext()
+    forward = torch.compile(enc) if compile and is_module else enc
+
+    def prepare(start):
+        stop = min(start + batch_size, n)
+        batch = X[start:stop]
+        if takes_tensors:
+            if not torch.is_tensor(batch):
+                batch = torch.from_numpy(np.ascontiguousarray(batch))
+            if batch.dtype == torch.float64:
+                batch = batch.float()
+            if dev.type == "cuda":
+                if pin_memory:
+                    batch = batch.pin_memory()
+                batch = batch.to(dev, non_blocking=pin_memory)
+        return start, stop, batch
+
+    starts = list(range(0, n, batch_size))
+    pool = None
+    if prefetch and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending = pool.submit(prepare, starts[0])
     bar = _progress(n, verbose, desc)
-    outputs = []
+    Z = None
     try:
         # Adapters that take strings or arrays (text, ONNX) cannot see the device:
         # the context hands them the estimator's device and precision.
         with torch.no_grad(), amp, extraction_context(device=dev,
                                                       mixed_precision=mixed_precision):
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                batch = X[start:stop]
-                if takes_tensors:
-                    if not torch.is_tensor(batch):
-                        batch = torch.from_numpy(np.ascontiguousarray(batch))
-                    if batch.dtype == torch.float64:
-                        batch = batch.float()
-                    if dev.type == "cuda":
-                        if pin_memory:
-                            batch = batch.pin_memory()
-                        batch = batch.to(dev, non_blocking=pin_memory)
+            for k, first in enumerate(starts):
+                if pool is not None:
+                    start, stop, batch = pending.result()
+                    if k + 1 < len(starts):
+                        pending = pool.submit(prepare, starts[k + 1])
+                else:
+                    start, stop, batch = prepare(first)
                 try:
-                    out = enc(batch)
+                    out = forward(batch)
                 except (EncoderError, MemoryError):
                     raise
                 except Exception as exc:  # the user's encoder failed
@@ -164,15 +189,23 @@ def extract_embeddings(encoder, X, *, batch_size=256, device="auto",
                         f"encoder {type(enc).__name__} raised {type(exc).__name__} on "
                         f"rows {start}..{stop - 1}: {exc}"
                     ) from exc
-                outputs.append(_to_numpy_2d(out, start, stop))
+                block = _to_numpy_2d(out, start, stop)
+                if Z is None:  # one output array, filled in place (no final copy)
+                    Z = np.empty((n, block.shape[1]), dtype=np.float32)
+                elif block.shape[1] != Z.shape[1]:
+                    raise EncoderError(
+                        f"encoder returned {block.shape[1]} features on rows {start}.."
+                        f"{stop - 1} but {Z.shape[1]} before; the width must not change.")
+                Z[start:stop] = block
                 if bar is not None:
                     bar.update(stop - start)
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
         if is_module and was_training:
             enc.train(True)
-    Z = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
     if timings is not None:
         timings.update(seconds=time.perf_counter() - t0, n_samples=n)
     return Z
