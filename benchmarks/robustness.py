@@ -80,14 +80,15 @@ def determinism(seeds=(0, 1, 2, 3, 4)):
 MEMORY_CHILD = r"""
 import json, resource, sys, time, numpy as np
 n = int(sys.argv[1])
-d = dict(np.load({anchor!r}))
-rng = np.random.RandomState(0)
-idx = rng.randint(0, len(d["y_tgt_train"]), n)
-X = d["Z_tgt_train"][idx]
-X += 0.05 * rng.standard_normal(X.shape).astype(np.float32)
-y = d["y_tgt_train"][idx]
-Zr, yr = d["Z_ref_train"], d["y_ref_train"]
-del d, idx
+with np.load({anchor!r}) as f:
+    Zt, yt, Zr, yr = f["Z_tgt_train"], f["y_tgt_train"], f["Z_ref_train"], f["y_ref_train"]
+rng = np.random.default_rng(0)
+idx = rng.integers(0, len(yt), n)
+X = Zt[idx]                       # float32, n x 1280
+for s in range(0, n, 10000):      # jitter in float32 chunks: no float64 copy
+    X[s:s + 10000] += 0.05 * rng.standard_normal((min(10000, n - s), X.shape[1]), dtype=np.float32)
+y = yt[idx]
+del Zt, idx
 from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
 est = TaskRelatednessScorer(ReferenceTask(Zr, yr), random_state=0, device="cpu")
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
