@@ -29,8 +29,8 @@ from sklearn_taskrel.datasets import load_digits_images, load_textile_defects
 from sklearn_taskrel.encoders import build_encoder, extract_embeddings, load_vision_zoo
 
 zoo = load_vision_zoo(["effnet_lite0", "effnet_lite1", "effnet_lite2", "mobilenet_v2"])
-X_ref, y_ref = load_digits_images(150, size=32)
-X, y = load_textile_defects(150, size=32)
+X_ref, y_ref = load_digits_images(150, size=64)
+X, y = load_textile_defects(150, size=64)
 
 embeddings = {}
 for name, factory in zoo.items():

@@ -20,14 +20,14 @@ global defect.
 # ------------------
 # Both loaders return RGB images as float32 arrays of shape ``(n, 3, size, size)``
 # with values in ``[0, 1]``, the input every vision encoder of
-# :mod:`sklearn_taskrel.encoders` accepts. Small 32-pixel images keep this
-# example fast.
+# :mod:`sklearn_taskrel.encoders` accepts. 64-pixel images (the encoders were
+# trained at 224 pixels) and a few hundred samples keep this example fast.
 import numpy as np
 
 from sklearn_taskrel.datasets import load_digits_images, load_textile_defects
 
-X_ref, y_ref = load_digits_images(200, size=32)
-textile = load_textile_defects(150, size=32, return_X_y=False)
+X_ref, y_ref = load_digits_images(200, size=64)
+textile = load_textile_defects(150, size=64, return_X_y=False)
 X, y = textile.data, textile.target
 print("reference:", X_ref.shape, "classes", np.unique(y_ref))
 print("target:   ", X.shape, {str(name): int(count) for name, count in
