@@ -25,6 +25,7 @@ from sklearn_taskrel.transport import (
     evaluate_transformation,
     fit_transformation,
     invert_map,
+    joint_from_assignment,
     prior_and_label_map,
 )
 from sklearn_taskrel.transport._backend import to_numpy
@@ -584,6 +585,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             y_eval = yt
             target_prior = np.bincount(yt, minlength=len(self.classes_)) / len(yt)
         tau = certified_lipschitz(self.head_coef_) if K_R > 1 else 0.0
+        target_loss = None
         if self.lipschitz == "empirical" and K_R > 1:
             _, B = (None, None) if tr.joint is None else prior_and_label_map(tr.joint)
             tau = max(empirical_lipschitz(np.vstack(self._Z_ref_by_class), self.head_coef_,
@@ -610,12 +612,25 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             terms = dict(tr.terms)
             D, B = prior_and_label_map(tr.joint)
         else:
+            # The target loss is computed in the same pass over the mapped blocks.
+            nll = np.zeros(len(Zt_s))
+            _, B_eval = prior_and_label_map(
+                joint_from_assignment(tr.assignment, target_prior, K_R)
+                if tr.assignment is not None else tr.joint)
+
+            def block_loss(idx, U):
+                q = softmax(to_numpy(U) @ self.head_coef_.T + self.head_intercept_)
+                p = q @ B_eval.T
+                nll[idx] = -np.log(np.maximum(p[np.arange(len(idx)), y_eval[idx]], 1e-300))
+
             terms, trb = evaluate_transformation(
                 self._ref_blocks(), self._on_backend(Zt_s), y_eval, self._tr_on_backend(tr),
                 L, tau, target_prior, chunk_size=self._chunk_size(),
-                rng=np.random.RandomState(0))
+                rng=np.random.RandomState(0), on_block=block_loss if yt is not None else None)
             tr = replace(trb, feature_map=tr.feature_map)
             D, B = prior_and_label_map(tr.joint)
+            if yt is not None:
+                target_loss = float(nll.mean())
         self.transformation_ = tr
         self._target_map_cache = self._feature_map_cache = None
         bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
@@ -629,6 +644,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.label_map_ = B
         self.n_iter_ = tr.n_iter
         self.history_ = tr.history
+        if target_loss is not None:
+            self.target_loss_ = target_loss
+            return
         proba = self._transformed_proba(Zt_s, tr, label_map=B)
         if yt is None:
             self.target_loss_ = float("nan") if tr.joint is None else float(

@@ -353,3 +353,16 @@ def test_cuda_device_runs_transport_on_gpu(reference):
     gpu = _fit(reference, Xt, yt, device="cuda")
     assert gpu._backend_device().type == "cuda"
     assert gpu.task_relatedness_ == pytest.approx(cpu.task_relatedness_, rel=1e-4)
+
+
+def test_max_samples_fits_on_a_subsample_and_evaluates_everything(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=24, means=means, noise=1.2)
+    est = _fit(reference, Xt, yt, max_samples=60)
+    assert not est._fit_on_all
+    proba = est.predict_proba(Xt)
+    manual = -np.mean(np.log(proba[np.arange(len(yt)), yt]))
+    assert est.target_loss_ == pytest.approx(manual, rel=1e-10)
+    assert est.task_relatedness_ == pytest.approx(est.bound(Xt, yt)["task_relatedness"], rel=1e-10)
+    assert est.target_loss_ <= est.task_relatedness_

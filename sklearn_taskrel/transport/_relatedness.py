@@ -141,12 +141,14 @@ def project_joint(joint, target_prior):
 
 def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
                            target_prior, *, chunk_size, rng=None, want_weights=True,
-                           max_iter=1_000_000, squared=False, feature_map=None):
+                           max_iter=1_000_000, squared=False, feature_map=None,
+                           on_block=None):
     """Wasserstein term for fixed transformations, plus the plan statistics.
 
     With ``feature_map``, ``X_mapped`` holds unmapped points and each class block is
     mapped (in float64) when it is solved, so no mapped copy of a large target is
-    ever held in memory.
+    ever held in memory. ``on_block(indices, mapped_block)`` is called for every
+    block (e.g. to compute per-point losses in the same pass).
 
     Returns
     -------
@@ -166,6 +168,8 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
         X_block = as_float64(X_mapped[idx])
         if feature_map is not None:
             X_block = feature_map.apply(X_block)
+        if on_block is not None:
+            on_block(idx, X_block)
         out = chunked_wasserstein(Z_src, X_block, chunk_size=chunk_size, rng=rng,
                                   return_plans=want_weights, src_weights=a,
                                   max_iter=max_iter, squared=squared)
@@ -192,7 +196,7 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
 
 def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_losses,
                             lipschitz, target_prior=None, *, chunk_size=2000, rng=None,
-                            max_iter=1_000_000):
+                            max_iter=1_000_000, on_block=None):
     """Bound terms of fixed transformations on a (possibly new) target sample.
 
     With a new target sample the label map is re-projected onto its class prior
@@ -212,7 +216,8 @@ def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_
                             n_iter=tr.n_iter)
     W, _, _ = transport_with_weights(Z_ref_by_class, X_tgt, y_tgt, tr, target_prior,
                                      chunk_size=chunk_size, rng=rng, want_weights=False,
-                                     max_iter=max_iter, feature_map=tr.feature_map)
+                                     max_iter=max_iter, feature_map=tr.feature_map,
+                                     on_block=on_block)
     return bound_terms(tr.class_prior, tr.joint, class_losses, W, lipschitz), tr
 
 
