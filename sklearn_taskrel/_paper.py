@@ -75,8 +75,14 @@ def fit_paper_head(Z, y, n_classes, *, rng, lipschitz_cap=0.02, penalty=1e4,
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return (head.weight.detach().cpu().numpy().astype(np.float64),
-            head.bias.detach().cpu().numpy().astype(np.float64))
+    W = head.weight.detach().cpu().numpy().astype(np.float64)
+    c = head.bias.detach().cpu().numpy().astype(np.float64)
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(c))):
+        raise FloatingPointError(
+            f"the authors' SGD schedule for the reference head diverged (lr={lr}, "
+            f"penalty={penalty}, cap={lipschitz_cap}); use a smaller lr (their other "
+            "setting is 1e-5) or the L-BFGS head of fit_reference_head.")
+    return W, c
 
 
 def _draw_by_prior(idx_by_class, total, prior, rng):
