@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import make_task
 from numpy.testing import assert_allclose
 
-from conftest import make_task
 from sklearn_taskrel._head import (
     fit_reference_head,
     gradient_norms_all_labels,

@@ -2,11 +2,15 @@
 
 import numpy as np
 import pytest
+from conftest import make_task
 from numpy.testing import assert_allclose
 
-from conftest import make_task
 from sklearn_taskrel import TaskRelatednessScorer
-from sklearn_taskrel._paper import _draw_by_prior, fit_paper_head, fit_paper_transformation
+from sklearn_taskrel._paper import (
+    _draw_by_prior,
+    fit_paper_head,
+    fit_paper_transformation,
+)
 
 
 @pytest.fixture(scope="module")
