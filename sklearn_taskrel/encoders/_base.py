@@ -25,6 +25,15 @@ class Encoder:
     :meth:`fingerprint`. Adapters are shared, not copied, by :func:`copy.deepcopy`
     (and so by :func:`sklearn.base.clone`): they hold loaded models that the
     estimators only read.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.encoders import Encoder, extract_embeddings
+    >>> class Doubler(Encoder):
+    ...     def encode(self, batch):
+    ...         return 2 * np.asarray(batch)
+    >>> extract_embeddings(Doubler(), np.ones((3, 2), np.float32)).tolist()
+    [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]]
     """
 
     #: Whether :meth:`encode` expects torch tensors on ``self.device``.
@@ -52,6 +61,14 @@ def is_factory(obj):
 
     ``nn.Module`` instances and :class:`Encoder` instances are encoders, not
     factories; an ``nn.Module`` *class* is a factory.
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_taskrel.encoders import is_factory
+    >>> is_factory(lambda: torch.nn.Linear(2, 2)), is_factory(torch.nn.Linear(2, 2))
+    (True, False)
+    >>> is_factory(torch.nn.Identity), is_factory(lambda batch: batch)
+    (True, False)
     """
     try:
         import torch
@@ -80,6 +97,14 @@ def build_encoder(encoder):
     """Resolve an ``encoder`` parameter to an object that maps batches to arrays.
 
     Raises ``TypeError`` naming the value if it is none of the accepted kinds.
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_taskrel.encoders import build_encoder
+    >>> build_encoder(lambda: torch.nn.Linear(3, 2))
+    Linear(in_features=3, out_features=2, bias=True)
+    >>> build_encoder(None) is None
+    True
     """
     if encoder is None:
         return None
@@ -116,6 +141,15 @@ def encoder_fingerprint(encoder):
 
     Adapters provide :meth:`Encoder.fingerprint`; modules are hashed by their class
     and parameter values (a hash of the state dict); other callables by qualified name.
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_taskrel.encoders import encoder_fingerprint
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    >>> encoder_fingerprint(a) == encoder_fingerprint(a), encoder_fingerprint(a) == encoder_fingerprint(b)
+    (True, False)
     """
     if encoder is None:
         return "identity"

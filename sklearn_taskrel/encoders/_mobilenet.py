@@ -94,6 +94,14 @@ def load_mobilenet_v2(weights=None):
     Returns
     -------
     model : MobileNetV2
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_taskrel.encoders import load_mobilenet_v2
+    >>> model = load_mobilenet_v2()
+    >>> with torch.no_grad():
+    ...     model.embed(torch.zeros(1, 3, 64, 64)).shape
+    torch.Size([1, 1280])
     """
     if weights is None:
         from sklearn_taskrel.encoders._vision import packaged_file

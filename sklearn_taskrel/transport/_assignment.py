@@ -37,7 +37,15 @@ def _xlogx(x):
 
 
 def joint_from_assignment(assignment, target_prior, n_ref_classes):
-    """Joint ``Gamma`` (K_R x K_T) of an assignment ``t -> r(t)``."""
+    """Joint ``Gamma`` (K_R x K_T) of an assignment ``t -> r(t)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import joint_from_assignment
+    >>> joint_from_assignment([1, 0, 1], np.array([0.2, 0.3, 0.5]), 2).tolist()
+    [[0.0, 0.3, 0.0], [0.2, 0.0, 0.5]]
+    """
     K_T = len(target_prior)
     G = np.zeros((n_ref_classes, K_T))
     G[np.asarray(assignment), np.arange(K_T)] = target_prior
@@ -49,6 +57,13 @@ def prior_and_label_map(joint):
 
     Columns of ``B`` for reference classes with ``D[r] = 0`` are set to the
     uniform distribution (they carry no mass and enter no term).
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import joint_from_assignment, prior_and_label_map
+    >>> D, B = prior_and_label_map(joint_from_assignment([1, 1], np.array([.25, .75]), 2))
+    >>> D.tolist(), B[:, 1].tolist()
+    ([0.0, 1.0], [0.25, 0.75])
     """
     D = joint.sum(axis=1)
     K_T = joint.shape[1]

@@ -61,6 +61,13 @@ def chunked_wasserstein(Z_src, X_tgt, *, chunk_size=2000, rng=None, return_plans
     cost : float
         Upper bound of (equal to, when one chunk suffices) the exact W1.
     plans : list of (ndarray, ndarray), only if ``return_plans``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import chunked_wasserstein
+    >>> Z = np.zeros((3, 2)); X = np.ones((6, 2))
+    >>> round(chunked_wasserstein(Z, X, chunk_size=2), 6)  # every point moves sqrt(2)
+    1.414214
     """
     n_src, n_tgt = Z_src.shape[0], X_tgt.shape[0]
     a = np.full(n_src, 1.0 / n_src) if src_weights is None else src_weights
@@ -88,6 +95,14 @@ def class_pair_costs(Z_ref_by_class, X_tgt_by_class, *, rng, max_per_class=100,
     Returns
     -------
     C : ndarray of shape (n_ref_classes, n_target_classes)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import class_pair_costs
+    >>> refs = [np.zeros((5, 2)), np.full((5, 2), 3.0)]
+    >>> tgts = [np.full((4, 2), 3.0)]
+    >>> class_pair_costs(refs, tgts, rng=np.random.RandomState(0)).round(3).tolist()
+    [[4.243], [0.0]]
     """
     def sub(Z):
         if Z.shape[0] <= max_per_class:

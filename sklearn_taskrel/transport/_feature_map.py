@@ -44,6 +44,14 @@ class FeatureMap:
     (``scale_delta``), or in dual form ``Delta = coef.T @ anchors`` with ``anchors``
     and ``coef`` of shape (n, d); all ``None`` is a pure translation. The arrays are
     numpy arrays or torch tensors (all of one kind).
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import FeatureMap
+    >>> fmap = FeatureMap(shift=np.array([1.0, 0.0]), center=np.zeros(2),
+    ...                   scale_delta=np.array([1.0, 0.0]))
+    >>> fmap.apply(np.array([[2.0, 3.0]])).tolist(), fmap.M.tolist()
+    ([[5.0, 3.0]], [[2.0, 0.0], [0.0, 1.0]])
     """
 
     shift: object
@@ -98,7 +106,15 @@ class FeatureMap:
 
 
 def apply_map(X, M, m):
-    """``X @ M.T + m``; ``M=None`` means the identity."""
+    """``X @ M.T + m``; ``M=None`` means the identity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import apply_map
+    >>> apply_map(np.array([[1.0, 2.0]]), 2 * np.eye(2), np.array([0.0, 1.0])).tolist()
+    [[2.0, 5.0]]
+    """
     if M is None:
         return X + m if m is not None else X
     return X @ M.T + m
@@ -190,6 +206,14 @@ def invert_map(M, m):
     """The paper's reference-side map ``z -> A z + b`` with ``A = M^{-1}``, ``b = -A m``.
 
     A singular ``M`` falls back to the pseudo-inverse.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import invert_map
+    >>> M, m = 2 * np.eye(2), np.array([0.0, 1.0])
+    >>> A, b = invert_map(M, m)
+    >>> (A @ (M @ np.array([3.0, 4.0]) + m) + b).tolist()
+    [3.0, 4.0]
     """
     try:
         A = np.linalg.inv(M)

@@ -53,6 +53,14 @@ def empirical_lipschitz(U, W, c, B=None, *, batch_size=4096):
     W, c : head weights (K_R, d) and bias (K_R,).
     B : ndarray of shape (K_T, K_R) or None
         Label map; ``None`` is the identity (the head's own loss).
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import certified_lipschitz, empirical_lipschitz
+    >>> W, c = np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2)
+    >>> U = np.array([[0.0, 0.0], [5.0, -5.0]])
+    >>> bool(empirical_lipschitz(U, W, c) <= certified_lipschitz(W))
+    True
     """
     W = np.asarray(W, dtype=np.float64)
     K_R = W.shape[0]

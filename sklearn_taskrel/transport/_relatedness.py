@@ -55,6 +55,15 @@ class Transformation:
     class_prior : ndarray of shape (n_ref_classes,)
     feature_map : FeatureMap
         Target-to-reference feature map ``u = x @ M.T + m``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import (FeatureMap, Transformation,
+    ...                                        joint_from_assignment)
+    >>> joint = joint_from_assignment([1, 0], np.array([0.5, 0.5]), 2)
+    >>> tr = Transformation([1, 0], joint, joint.sum(1), FeatureMap.identity(3))
+    >>> tr.map(np.ones((1, 3))).tolist()
+    [[1.0, 1.0, 1.0]]
     """
 
     assignment: object
@@ -78,7 +87,16 @@ class Transformation:
 
 
 def bound_terms(class_prior, joint, class_losses, wasserstein, lipschitz):
-    """Assemble the terms of the bound as a dict whose parts sum to the total."""
+    """Assemble the terms of the bound as a dict whose parts sum to the total.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import bound_terms
+    >>> t = bound_terms(np.array([0.5, 0.5]), None, np.array([1.0, 2.0]), 3.0, 0.1)
+    >>> round(t["task_relatedness"], 6), round(t["transport"], 6)
+    (1.8, 0.3)
+    """
     rrl = float(np.dot(class_prior, class_losses))
     ce = 0.0 if joint is None else conditional_entropy(joint)
     ce = ce if ce > 0 else 0.0
@@ -202,6 +220,18 @@ def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_
     With a new target sample the label map is re-projected onto its class prior
     (each target class keeps its reference class), which keeps prior matching
     exact and the bound valid.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import (FeatureMap, Transformation,
+    ...                                        evaluate_transformation, joint_from_assignment)
+    >>> Z = [np.zeros((4, 2)), np.ones((4, 2))]
+    >>> X, y = np.vstack(Z) + 0.5, np.repeat([0, 1], 4)
+    >>> tr = Transformation(np.array([0, 1]), joint_from_assignment([0, 1], np.full(2, .5), 2),
+    ...                     np.full(2, .5), FeatureMap.identity(2))
+    >>> terms, _ = evaluate_transformation(Z, X, y, tr, np.zeros(2), 1.0)
+    >>> round(terms["wasserstein"], 4)  # each point moved by (0.5, 0.5)
+    0.7071
     """
     if target_prior is None:
         target_prior = np.bincount(y_tgt, minlength=len(np.unique(y_tgt))) / len(y_tgt)
@@ -286,6 +316,16 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
     transformation : Transformation
         With ``history`` (per iteration: the squared transport cost and the label
         map's objective; last entries: the bound's terms for the kept map).
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import fit_transformation
+    >>> rng = np.random.RandomState(0)
+    >>> Z = [rng.normal(size=(20, 2)) + 5 * k for k in range(2)]
+    >>> X, y = np.vstack(Z)[:, ::-1] + 1.0, np.repeat([1, 0], 20)  # relabelled, moved
+    >>> tr = fit_transformation(Z, X, y, np.zeros(2), 1.0, np.full(2, .5), rng=rng)
+    >>> tr.assignment.tolist(), bool(tr.terms["wasserstein"] < 1.0)
+    ([1, 0], True)
     """
     rng = np.random.RandomState(0) if rng is None else rng
     K_R = len(Z_ref_by_class)
