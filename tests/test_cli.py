@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import make_task
+
 from sklearn_taskrel.cli import build_parser, main
 
 
