@@ -134,3 +134,24 @@ def test_any_metric_estimator_as_scorer(data):
                           device="cpu")
     assert table["score"].notna().all()
     assert "task_relatedness" not in table.columns
+
+
+def test_ray_backend(data):
+    ray = pytest.importorskip("ray")
+    import joblib
+    from ray.util.joblib import register_ray
+
+    Xr, yr, Xt, yt = data
+    zoo = {f"m{i}": _linear(i) for i in range(3)}
+    serial = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0, device="cpu")
+    register_ray()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    try:
+        with joblib.parallel_config(backend="ray"):
+            table = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0,
+                                  n_jobs=2, device="cpu")
+    finally:
+        ray.shutdown()
+    assert list(table["encoder"]) == list(serial["encoder"])
+    assert np.allclose(table["score"], serial["score"])

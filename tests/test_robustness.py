@@ -47,7 +47,7 @@ def _task(seed, n_per_class, n_classes, d):
     return X, y
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n_per_class=st.integers(2, 12),
        n_classes=st.integers(2, 4), d=st.integers(1, 6))
 def test_invariant_to_sample_order_and_label_renaming(seed, n_per_class, n_classes, d):
@@ -66,7 +66,7 @@ def test_invariant_to_sample_order_and_label_renaming(seed, n_per_class, n_class
     assert renamed == pytest.approx(base, rel=1e-6, abs=1e-9)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 30), k=st.integers(1, 5),
        d=st.integers(1, 8), scale=st.floats(1e-3, 1e3))
 def test_finite_on_random_valid_inputs(seed, n, k, d, scale):

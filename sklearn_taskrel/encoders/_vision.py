@@ -525,7 +525,7 @@ def load_vision_zoo(names=None, *, skip_missing=False, **params):
     >>> zoo["mobilenet_v2"]()
     MobileNetV2Encoder(image_size=64)
 
-    Rank them with a grid (needs the asset packages):
+    Rank them with a grid (the gallery example "zoo selection" runs this in full):
 
     >>> from sklearn.model_selection import GridSearchCV
     >>> from sklearn_taskrel import TaskRelatednessScorer
@@ -533,6 +533,6 @@ def load_vision_zoo(names=None, *, skip_missing=False, **params):
     >>> X, y = load_digits_images(n=120, size=64)
     >>> est = TaskRelatednessScorer(reference=(X[:60], y[:60]), random_state=0)
     >>> grid = GridSearchCV(est, {"encoder": list(zoo.values())}, cv=2)
-    >>> grid = grid.fit(X[60:], y[60:])
+    >>> grid = grid.fit(X[60:], y[60:])  # doctest: +SKIP
     """
     return make_zoo(VISION_ZOO, names, skip_missing, params, "vision")
