@@ -73,7 +73,11 @@ def bench_anchor(d, seeds, paper_steps):
 
     Z = StandardScaler().fit_transform(d["Z_ref_train"])
     t = time.perf_counter()
-    fit_paper_head(Z, d["y_ref_train"], 10, rng=np.random.RandomState(0), n_iter=2001)
+    try:
+        fit_paper_head(Z, d["y_ref_train"], 10, rng=np.random.RandomState(0), n_iter=2001)
+        out["paper_sgd_head_diverged"] = False
+    except FloatingPointError:  # the 2001 steps ran; their schedule diverged
+        out["paper_sgd_head_diverged"] = True
     out["paper_sgd_head_seconds"] = time.perf_counter() - t
     fast_t = statistics.median(r["seconds"] for r in out["fast"])
     paper_t = statistics.median(r["seconds"] for r in out["paper"])
@@ -112,7 +116,10 @@ def bench_logme(d, fast_seconds):
 
 
 GROWTH_CHILD = r"""
-import json, resource, sys, time, numpy as np
+import json, os, resource, sys, time, numpy as np, torch
+from threadpoolctl import threadpool_limits
+_threads = int(os.environ.get("SKLEARN_TASKREL_BENCH_THREADS", "1"))
+torch.set_num_threads(_threads); threadpool_limits(_threads)
 sys.path.insert(0, {root!r})
 n = int(sys.argv[1])
 with np.load({anchor!r}) as f:
@@ -206,11 +213,20 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default=str(HERE / "results" / "speed.json"))
     p.add_argument("--skip", nargs="*", default=[], choices=["anchor", "growth", "extraction"])
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch and BLAS threads for every method (default 1: on a shared "
+                        "2-core machine 2-thread regions stall whenever a neighbour runs)")
     args = p.parse_args(argv)
-    steps = args.paper_steps or (50 if args.quick else 2001)
-    result = {"machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0]},
-              "quick": args.quick}
     import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
+    os.environ["SKLEARN_TASKREL_BENCH_THREADS"] = str(args.threads)  # for the subprocesses
+    steps = args.paper_steps or (50 if args.quick else 2001)
+    result = {"machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0],
+                          "loadavg_start": os.getloadavg()},
+              "quick": args.quick, "threads": args.threads}
     result["machine"]["torch"] = torch.__version__
     result["machine"]["torch_threads"] = torch.get_num_threads()
     if ANCHOR.exists() and "anchor" not in args.skip:
@@ -224,6 +240,7 @@ def main(argv=None):
         result["extraction"] = bench_extraction()
         print("extraction", json.dumps(result["extraction"]), flush=True)
     result["peak_rss_mb_parent"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["machine"]["loadavg_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1, default=float)
