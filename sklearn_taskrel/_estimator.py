@@ -117,7 +117,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         L-BFGS iterations for the reference head.
     max_iter : int or None, default=None
         Outer iterations (fast: default 30) or optimisation steps (paper: default 2001).
-    tol : float, default=1e-2
+    tol : float, default=2e-2
         Fast method: stop when the squared transport cost of the feature-map descent
         decreases by less than ``tol`` (relative). On the anchor embeddings the first
         map step gives 64 % of the decrease and TR moves by under 1 % after the third.
@@ -239,7 +239,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                  pseudo_labels="reference", n_clusters=None, n_pseudo_rounds=3,
                  label_map=None, method="fast", feature_map="affine", alpha=1.0,
                  lipschitz="certified", variance_floor=0.1, head_lipschitz=0.02, head_penalty=1e4,
-                 head_max_iter=300, max_iter=None, tol=1e-2, max_samples=10000,
+                 head_max_iter=300, max_iter=None, tol=2e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
                  mixed_precision=False, transport_backend="auto", memory=None,
                  random_state=None, verbose=0):

@@ -25,6 +25,7 @@ class DegenerateTaskWarning(TaskRelWarning):
     """A task is degenerate (a single class, classes with one sample, ...).
 
     The computation continues with the documented fallback; the warning says which.
+
     Examples
     --------
     >>> import warnings, numpy as np

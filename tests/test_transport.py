@@ -123,7 +123,7 @@ def test_ridge_map_solver_recovers_affine_map_from_exact_pairs():
     w = np.full(n, 1 / n)
     for dual in (False, True):
         solver = RidgeMapSolver(X if not dual else X[:4], w if not dual else np.full(4, .25),
-                                "affine", 1e-10)
+                                "affine", 1e-10, dtype="float64")
         if dual:  # fewer points than features uses the kernel form
             assert solver.dual
             continue
@@ -141,7 +141,7 @@ def test_dual_and_primal_ridge_agree():
     X, Z = rng.normal(size=(n, d)), rng.normal(size=(n, d))
     w = rng.uniform(0.5, 1.5, size=n)
     w /= w.sum()
-    dual = RidgeMapSolver(X, w, "affine", 0.7)
+    dual = RidgeMapSolver(X, w, "affine", 0.7, dtype="float64")
     assert dual.dual
     state, mapped = dual.step(w[:, None] * Z)
     fmap = dual.build(state)
@@ -152,6 +152,24 @@ def test_dual_and_primal_ridge_agree():
     delta = np.linalg.solve(Xc.T @ (w[:, None] * Xc) + 0.7 * np.eye(d), Xc.T @ (w[:, None] * S)).T
     assert_allclose(fmap.M, np.eye(d) + delta, atol=1e-8)
     assert_allclose(mapped, fmap.apply(X), atol=1e-8)
+
+
+@pytest.mark.parametrize("n, d", [(6, 9), (40, 5)])
+def test_float32_map_algebra_matches_float64(n, d):
+    # The default float32 map step agrees with float64 to float32 precision and hands
+    # back arrays of the caller's dtype.
+    rng = np.random.RandomState(7)
+    X, Z = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    w = np.full(n, 1 / n)
+    results = {}
+    for dtype in ("float32", "float64"):
+        solver = RidgeMapSolver(X, w, "affine", 0.3, dtype=dtype)
+        state, mapped = solver.step(w[:, None] * Z)
+        fmap = solver.build(state)
+        assert mapped.dtype == np.float64 and fmap.shift.dtype == np.float64
+        results[dtype] = mapped, fmap.M
+    assert_allclose(results["float32"][0], results["float64"][0], rtol=1e-4, atol=1e-5)
+    assert_allclose(results["float32"][1], results["float64"][1], rtol=1e-4, atol=1e-5)
 
 
 def test_invert_map_round_trip():

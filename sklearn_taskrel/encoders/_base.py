@@ -25,6 +25,7 @@ class Encoder:
     :meth:`fingerprint`. Adapters are shared, not copied, by :func:`copy.deepcopy`
     (and so by :func:`sklearn.base.clone`): they hold loaded models that the
     estimators only read.
+
     Examples
     --------
     >>> import numpy as np
@@ -61,6 +62,7 @@ def is_factory(obj):
 
     ``nn.Module`` instances and :class:`Encoder` instances are encoders, not
     factories; an ``nn.Module`` *class* is a factory.
+
     Examples
     --------
     >>> import torch
@@ -97,6 +99,7 @@ def build_encoder(encoder):
     """Resolve an ``encoder`` parameter to an object that maps batches to arrays.
 
     Raises ``TypeError`` naming the value if it is none of the accepted kinds.
+
     Examples
     --------
     >>> import torch
@@ -141,6 +144,7 @@ def encoder_fingerprint(encoder):
 
     Adapters provide :meth:`Encoder.fingerprint`; modules are hashed by their class
     and parameter values (a hash of the state dict); other callables by qualified name.
+
     Examples
     --------
     >>> import torch

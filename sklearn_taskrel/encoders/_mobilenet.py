@@ -94,6 +94,7 @@ def load_mobilenet_v2(weights=None):
     Returns
     -------
     model : MobileNetV2
+
     Examples
     --------
     >>> import torch

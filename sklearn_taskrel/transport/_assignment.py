@@ -57,6 +57,7 @@ def prior_and_label_map(joint):
 
     Columns of ``B`` for reference classes with ``D[r] = 0`` are set to the
     uniform distribution (they carry no mass and enter no term).
+
     Examples
     --------
     >>> import numpy as np

@@ -61,6 +61,7 @@ def chunked_wasserstein(Z_src, X_tgt, *, chunk_size=2000, rng=None, return_plans
     cost : float
         Upper bound of (equal to, when one chunk suffices) the exact W1.
     plans : list of (ndarray, ndarray), only if ``return_plans``.
+
     Examples
     --------
     >>> import numpy as np
@@ -95,6 +96,7 @@ def class_pair_costs(Z_ref_by_class, X_tgt_by_class, *, rng, max_per_class=100,
     Returns
     -------
     C : ndarray of shape (n_ref_classes, n_target_classes)
+
     Examples
     --------
     >>> import numpy as np

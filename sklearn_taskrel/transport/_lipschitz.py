@@ -53,6 +53,7 @@ def empirical_lipschitz(U, W, c, B=None, *, batch_size=4096):
     W, c : head weights (K_R, d) and bias (K_R,).
     B : ndarray of shape (K_T, K_R) or None
         Label map; ``None`` is the identity (the head's own loss).
+
     Examples
     --------
     >>> import numpy as np

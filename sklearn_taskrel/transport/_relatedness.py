@@ -55,6 +55,7 @@ class Transformation:
     class_prior : ndarray of shape (n_ref_classes,)
     feature_map : FeatureMap
         Target-to-reference feature map ``u = x @ M.T + m``.
+
     Examples
     --------
     >>> import numpy as np
@@ -220,6 +221,7 @@ def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_
     With a new target sample the label map is re-projected onto its class prior
     (each target class keeps its reference class), which keeps prior matching
     exact and the bound valid.
+
     Examples
     --------
     >>> import numpy as np
@@ -316,6 +318,7 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
     transformation : Transformation
         With ``history`` (per iteration: the squared transport cost and the label
         map's objective; last entries: the bound's terms for the kept map).
+
     Examples
     --------
     >>> import numpy as np

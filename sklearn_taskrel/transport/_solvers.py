@@ -87,6 +87,7 @@ def entropic_transport(a, b, M, *, reg, max_iter=1000, tol=1e-9):
     Works on numpy arrays and on torch tensors on any device (POT backend). The
     returned cost is the linear part only, so it upper-bounds the exact cost
     whenever the plan's marginals are exact.
+
     Examples
     --------
     >>> import numpy as np
