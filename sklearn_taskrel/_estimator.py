@@ -1,5 +1,6 @@
 """TaskRelatednessScorer: task-relatedness as a scikit-learn estimator."""
 
+import hashlib
 import time
 import warnings
 from dataclasses import replace
@@ -383,7 +384,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
         # Reference head.
         t0 = time.perf_counter()
-        self._fit_head(Zr_s, yr, K_R)
+        self._fit_head(Zr_s, yr, K_R, reference=reference, Zr=Zr)
         if Zr_eval is not None:
             _, yr_eval = _encode_like(yr_eval_raw, self.reference_classes_, "reference y_eval")
             L, _ = per_class_losses(self.reference_scaler_.transform(Zr_eval), yr_eval,
@@ -415,19 +416,32 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.timings_ = timings
         return self
 
-    def _fit_head(self, Zr_s, yr, K_R):
+    def _fit_head(self, Zr_s, yr, K_R, reference=None, Zr=None):
         if K_R < 2:
             self.head_coef_ = np.zeros((K_R, Zr_s.shape[1]))
             self.head_intercept_ = np.zeros(K_R)
             self.head_history_ = []
             return
         device = resolve_device(self.device)
-        W, c, net = fit_reference_head(
-            Zr_s, yr, K_R, lipschitz_cap=self.head_lipschitz, penalty=self.head_penalty,
-            max_iter=self.head_max_iter, device=device)
-        self.head_coef_, self.head_intercept_ = W, c
-        self.head_history_ = [dict(epoch=h["epoch"], train_loss=h["train_loss"])
-                              for h in net.history]
+
+        def fit():
+            W, c, net = fit_reference_head(
+                Zr_s, yr, K_R, lipschitz_cap=self.head_lipschitz, penalty=self.head_penalty,
+                max_iter=self.head_max_iter, device=device)
+            return W, c, [dict(epoch=h["epoch"], train_loss=h["train_loss"])
+                          for h in net.history]
+
+        if isinstance(self.reference, ReferenceTask):
+            # Same embeddings and head parameters: the deterministic fit is reused.
+            digest = hashlib.blake2b(np.ascontiguousarray(Zr).view(np.uint8), digest_size=16)
+            digest.update(np.ascontiguousarray(yr).tobytes())
+            key = (digest.hexdigest(), str(Zr.dtype), Zr.shape, self.variance_floor,
+                   self.head_lipschitz, self.head_penalty, self.head_max_iter, device.type)
+            W, c, history = self.reference.cached_head(key, fit)
+        else:
+            W, c, history = fit()
+        self.head_coef_, self.head_intercept_ = W.copy(), c.copy()
+        self.head_history_ = [dict(h) for h in history]
 
     def _fixed_assignment(self, K_T):
         """Target class index -> reference class index for the fixed label maps."""
@@ -578,8 +592,12 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         if tr.joint is not None and label_map is None:
             _, label_map = prior_and_label_map(tr.joint)
         out = []
+        mapped = getattr(tr, "mapped_target", None)
+        if mapped is not None and (not getattr(self, "_fit_on_all", False) or len(mapped) != len(Zt_s)):
+            mapped = None  # fitted on a subsample: map the whole sample
         for start in range(0, len(Zt_s), chunk):
-            U = tr.map(np.asarray(Zt_s[start:start + chunk], dtype=np.float64))
+            U = (tr.map(np.asarray(Zt_s[start:start + chunk], dtype=np.float64))
+                 if mapped is None else to_numpy(mapped[start:start + chunk]))
             q = softmax(U @ self.head_coef_.T + self.head_intercept_)
             out.append(q if tr.joint is None else q @ label_map.T)
         return np.vstack(out) if out else np.zeros((0, len(self.classes_)))
@@ -642,7 +660,6 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             if yt is not None:
                 target_loss = float(nll.mean())
         self.transformation_ = tr
-        self._target_map_cache = self._feature_map_cache = None
         bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
         if bad:  # never a silent NaN
             raise ValueError(
@@ -654,16 +671,18 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.label_map_ = B
         self.n_iter_ = tr.n_iter
         self.history_ = tr.history
-        if target_loss is not None:
-            self.target_loss_ = target_loss
-            return
-        proba = self._transformed_proba(Zt_s, tr, label_map=B)
-        if yt is None:
-            self.target_loss_ = float("nan") if tr.joint is None else float(
-                -np.mean(np.log(np.maximum(proba.max(axis=1), 1e-300))))
-        else:
-            self.target_loss_ = float(-np.mean(np.log(np.maximum(
-                proba[np.arange(len(yt)), yt], 1e-300))))
+        if target_loss is None:
+            proba = self._transformed_proba(Zt_s, tr, label_map=B)
+            if yt is None:
+                target_loss = float("nan") if tr.joint is None else float(
+                    -np.mean(np.log(np.maximum(proba.max(axis=1), 1e-300))))
+            else:
+                target_loss = float(-np.mean(np.log(np.maximum(
+                    proba[np.arange(len(yt)), yt], 1e-300))))
+        self.target_loss_ = target_loss
+        # The mapped target sample is not kept in the fitted state.
+        self.transformation_ = replace(tr, mapped_target=None)
+        self._target_map_cache = self._feature_map_cache = None
 
     @property
     def target_map_(self):

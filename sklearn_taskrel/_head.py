@@ -16,7 +16,6 @@ fitted full-batch with L-BFGS, so the fit is deterministic.
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
 from torch import nn
 
 
@@ -121,7 +120,7 @@ def mean_direction_start(Z, y, n_classes, cap):
 
 
 def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
-                       max_iter=300, tol=1e-6, device="cpu", verbose=0):
+                       max_iter=300, tol=1e-9, device="cpu", verbose=0):
     """Fit the gradient-penalised linear head; return ``(W, c, net)``.
 
     Parameters
@@ -131,10 +130,11 @@ def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
     y : ndarray of shape (n,)
         Reference class codes ``0..n_classes-1``.
     max_iter : int, default=300
-        Maximum L-BFGS iterations (in epochs of 25 iterations each).
-    tol : float, default=1e-6
-        Stop when the training loss improves by less than ``tol`` (relative to
-        ``max(1, loss)``) between epochs. The optimisation runs in float32.
+        Maximum L-BFGS iterations (one skorch epoch; L-BFGS stops earlier when
+        the loss or the step stalls).
+    tol : float, default=1e-9
+        L-BFGS stops when the loss or the parameters change by less than ``tol``
+        between iterations. The optimisation runs in float32.
 
     Returns
     -------
@@ -143,7 +143,6 @@ def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
     net : GradientPenaltyHead
         The fitted skorch net (its ``history`` holds the loss per epoch).
     """
-    inner = 25
     Z = np.asarray(Z, dtype=np.float32)
     W0, c0 = mean_direction_start(Z, y, n_classes, lipschitz_cap)
     net = GradientPenaltyHead(
@@ -155,18 +154,18 @@ def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.LBFGS,
         optimizer__lr=1.0,
-        optimizer__max_iter=inner,
+        # One epoch of up to ``max_iter`` L-BFGS iterations: on the anchor task it
+        # converges in about 30 (a second epoch changed no per-class loss digit).
+        optimizer__max_iter=int(max_iter),
+        optimizer__max_eval=int(max_iter * 5 // 4) + 1,
         optimizer__line_search_fn="strong_wolfe",
         optimizer__tolerance_grad=1e-10,
-        optimizer__tolerance_change=1e-12,
+        optimizer__tolerance_change=tol,
         batch_size=-1,
-        max_epochs=max(1, int(np.ceil(max_iter / inner))),
+        max_epochs=1,
         train_split=None,
         iterator_train=FullBatchIterator,
         iterator_valid=FullBatchIterator,
-        callbacks=[("early_stop", EarlyStopping(monitor="train_loss", patience=1,
-                                                threshold=tol, threshold_mode="rel",
-                                                load_best=False, sink=lambda *a: None))],
         device=str(device),
         lipschitz_cap=lipschitz_cap,
         penalty=penalty,

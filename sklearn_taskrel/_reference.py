@@ -12,6 +12,12 @@ class ReferenceTask:
     grid of 20 encoders and 5 folds would be copied 100 times. A ``ReferenceTask``
     is treated as immutable and shares its arrays with its copies.
 
+    It also remembers the reference heads fitted on it (keyed by a hash of the
+    reference embeddings and the head's parameters), so the folds of a
+    cross-validation, or several targets ranked with one encoder, fit the head
+    once. The head fit is deterministic, so a cached head is the head a refit
+    would give. :meth:`clear_cache` forgets them.
+
     Parameters
     ----------
     X : array-like, tensor or list of length n_samples
@@ -43,6 +49,29 @@ class ReferenceTask:
         self.X_eval = X_eval
         self.y_eval = y_eval
         self.name = name
+        self._heads = {}
+
+    #: Fitted heads kept per reference task (oldest dropped first).
+    max_cached_heads = 32
+
+    def cached_head(self, key, compute):
+        """``compute()`` once per ``key``; later calls return the stored result."""
+        heads = self.__dict__.setdefault("_heads", {})
+        if key not in heads:
+            if len(heads) >= self.max_cached_heads:
+                heads.pop(next(iter(heads)))
+            heads[key] = compute()
+        return heads[key]
+
+    def clear_cache(self):
+        """Forget the cached reference heads."""
+        self.__dict__["_heads"] = {}
+
+    def __getstate__(self):
+        # Pickled copies (joblib workers) start with an empty cache.
+        state = dict(self.__dict__)
+        state["_heads"] = {}
+        return state
 
     def __deepcopy__(self, memo):
         return self

@@ -255,6 +255,38 @@ def test_clone_shares_reference_task_and_pickle_round_trip(reference):
     assert restored.score(Xr, yr) == pytest.approx(fitted.score(Xr, yr))
 
 
+def test_reference_task_fits_its_head_once_per_embeddings_and_head_parameters(
+        reference, monkeypatch):
+    import sklearn_taskrel._estimator as estimator_module
+
+    Xr, yr, _ = reference
+    calls = []
+    real = estimator_module.fit_reference_head
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["lipschitz_cap"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "fit_reference_head", counting)
+    ref = ReferenceTask(Xr, yr)
+    X, y = Xr[::2] + 0.3, yr[::2]
+    first = TaskRelatednessScorer(ref, random_state=0).fit(X, y)
+    again = clone(first).fit(X[:100], y[:100])        # another fold: the head is reused
+    assert len(calls) == 1
+    assert_allclose(again.head_coef_, first.head_coef_, rtol=0, atol=0)
+    TaskRelatednessScorer(ref, head_lipschitz=0.05, random_state=0).fit(X, y)
+    assert calls == [0.02, 0.05]                        # other head parameters: refit
+    TaskRelatednessScorer((Xr, yr), random_state=0).fit(X, y)
+    assert len(calls) == 3                              # a plain tuple keeps no cache
+    # A cached head gives bit-identical results to a fresh one.
+    ref.clear_cache()
+    fresh = TaskRelatednessScorer(ref, random_state=0).fit(X, y)
+    cached = TaskRelatednessScorer(ref, random_state=0).fit(X, y)
+    assert fresh.task_relatedness_ == cached.task_relatedness_ == first.task_relatedness_
+    assert len(calls) == 4
+    assert pickle.loads(pickle.dumps(ref))._heads == {}  # workers start empty
+
+
 def test_pipeline_and_cross_validate(reference):
     Xr, yr, _ = reference
     pipe = Pipeline([("pca", PCA(n_components=5)), ("tr", TaskRelatednessScorer(random_state=0))])

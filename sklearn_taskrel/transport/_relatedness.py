@@ -74,6 +74,9 @@ class Transformation:
     history: list = field(default_factory=list)
     n_iter: int = 0
     terms: object = None
+    #: The fitted target sample under the kept feature map (set by
+    #: :func:`fit_transformation`, so callers need not map it again).
+    mapped_target: object = field(default=None, repr=False, compare=False)
 
     @property
     def M(self):
@@ -402,4 +405,5 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
                     **best_terms})
     best.history, best.n_iter = history, len(history)
     best.terms = best_terms
+    best.mapped_target = dict((id(tr), X_m) for tr, X_m in candidates)[id(best)]
     return best
