@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def quick_result(tmp_path_factory):
 
 def test_structure(quick_result):
     out, doc = quick_result
-    for key in ("settings", "machine", "timing", "zoos", "summary", "goals",
+    for key in ("settings", "machine", "timing", "zoos", "summary", "goals", "headline",
                 "missing_baselines"):
         assert key in doc
     assert set(doc["zoos"]) == {"small", "vision", "text"}
@@ -93,6 +94,11 @@ def test_structure(quick_result):
     assert not doc["zoos"]["text"]["scores"]["LEEP"]
     for m, s in doc["summary"].items():
         assert s["mean"] is not None, m
+    # the flat table the docs render: one row per method, best first
+    head = doc["headline"]
+    assert [r["method"] for r in head] and {r["method"] for r in head} == set(doc["summary"])
+    wt = [r["weighted_tau"] for r in head]
+    assert wt == sorted(wt, reverse=True)
     assert (out / "zoo_quick_weighted_tau.png").stat().st_size > 0
     assert (out / "zoo_quick_tr_vs_accuracy.png").stat().st_size > 0
 
@@ -106,3 +112,105 @@ def test_every_number_is_finite(quick_result):
               for m, per in zr["scores"].items() for t, row in per.items()
               for e, v in row.items() if "error" in v]
     assert not errors, errors[:10]
+
+
+def _primary_truth(z, t):
+    kind = z["primary_ground_truth"]
+    out = {}
+    for e, g in z["ground_truth"][t].items():
+        if kind == "linear_probe":
+            out[e] = g["linear_probe"]
+        elif g.get("finetune"):
+            out[e] = g["finetune"]["mean"]
+    return out
+
+
+def test_agreement_recomputed_independently(quick_result):
+    """Kendall tau, Pearson, top-1 and regret recomputed from the raw scores and the
+    ground truth in the JSON match what the report says."""
+    from scipy import stats
+
+    _, doc = quick_result
+    checked = 0
+    for z in doc["zoos"].values():
+        kind = z["primary_ground_truth"]
+        for m in ("TR learned_all", "LogME", "TR label-free (reference)"):
+            for t in z["targets"]:
+                truth = _primary_truth(z, t)
+                scores = {e: v["score"] for e, v in z["scores"][m][t].items()
+                          if e in truth}
+                names = sorted(scores)
+                s = np.array([scores[e] for e in names])
+                y = np.array([truth[e] for e in names])
+                a = z["agreement"][kind][m]["per_target"][t]
+                assert a["n_encoders"] == len(names)
+                if np.ptp(s) > 0 and np.ptp(y) > 0:
+                    assert a["kendall_tau"] == pytest.approx(stats.kendalltau(s, y).statistic)
+                    assert a["weighted_tau"] == pytest.approx(
+                        stats.weightedtau(s, y).statistic)
+                    assert a["pearson"] == pytest.approx(stats.pearsonr(s, y).statistic)
+                pick = names[int(np.argmax(s))]
+                assert a["top1"] == float(y[names.index(pick)] == y.max())
+                assert a["regret"] == pytest.approx(100 * (y.max() - truth[pick]))
+                checked += 1
+    assert checked >= 9
+
+
+def test_summary_and_goals_consistent(quick_result):
+    """The headline means are the means over every target of every zoo, and the goals
+    are judged on them."""
+    _, doc = quick_result
+    summ = doc["summary"]
+    for m in ("TR learned_all", "LogME", "kNN accuracy"):
+        rows = [r for z in doc["zoos"].values()
+                for r in z["agreement"][z["primary_ground_truth"]][m]["per_target"].values()
+                if r is not None]
+        assert summ[m]["mean"]["n_targets"] == len(rows)
+        assert summ[m]["mean"]["weighted_tau"] == pytest.approx(
+            np.mean([r["weighted_tau"] for r in rows]))
+    g = doc["goals"]
+    baselines = {m: s["mean"]["weighted_tau"] for m, s in summ.items()
+                 if s["family"].startswith("baseline")}
+    assert g["best_baseline"] == max(baselines, key=baselines.get)
+    assert g["tr_weighted_tau"] == summ["TR learned_all"]["mean"]["weighted_tau"]
+    assert g["tr_at_least_best_baseline"] == (g["tr_weighted_tau"]
+                                              >= g["best_baseline_weighted_tau"])
+    assert g["label_free_at_least_logme"] == (g["label_free_default_weighted_tau"]
+                                              >= g["logme_weighted_tau"])
+
+
+def test_ground_truth_is_informative(quick_result):
+    """The probes and the fine-tuned models learn something: on every target the best
+    encoder is clearly above chance, and the encoders differ (else no ranking exists)."""
+    _, doc = quick_result
+    for zname, z in doc["zoos"].items():
+        for t, info in z["targets"].items():
+            chance = 1.0 / info["n_classes"]
+            lp = [g["linear_probe"] for g in z["ground_truth"][t].values()]
+            assert max(lp) > 1.5 * chance, (zname, t, lp)
+            ft = [g["finetune"]["mean"] for g in z["ground_truth"][t].values()
+                  if g.get("finetune")]
+            assert ft and max(ft) > 1.2 * chance, (zname, t, ft)
+            assert np.ptp(list(_primary_truth(z, t).values())) > 0, (zname, t)
+
+
+def test_label_permutation(quick_result):
+    """A permuted copy of a target reuses its parent's fine-tuning, and label-invariant
+    scores (LogME, H-score, LEEP, TR with learned label maps) are unchanged by it,
+    whereas TR with the fixed label map is not."""
+    _, doc = quick_result
+    for zname in ("small", "vision"):
+        z = doc["zoos"][zname]
+        parent, perm = "fmnist10", "fmnist10_permuted"
+        for e, g in z["ground_truth"][perm].items():
+            if g.get("finetune"):
+                assert g["finetune"]["reused_from"] == parent
+                assert g["finetune"]["mean"] == z["ground_truth"][parent][e]["finetune"]["mean"]
+        sc = z["scores"]
+        for m in ("LogME", "H-score", "LEEP", "TR learned_all"):
+            for e, v in sc[m][parent].items():
+                assert sc[m][perm][e]["score"] == pytest.approx(v["score"], rel=1e-3), (
+                    zname, m, e)
+        fixed = [abs(sc["TR fixed"][perm][e]["score"] - v["score"])
+                 for e, v in sc["TR fixed"][parent].items()]
+        assert max(fixed) > 1e-3, (zname, fixed)

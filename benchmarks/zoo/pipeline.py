@@ -16,6 +16,7 @@ import numpy as np
 from benchmarks.zoo import ground_truth as gt
 from benchmarks.zoo import tasks
 from benchmarks.zoo.methods import Case
+from benchmarks.zoo.store import METRICS_CODE, TR_CODE, code_fingerprint
 
 SMALL_REFERENCE = "fmnist_pretraining_task"
 TEXT_REFERENCE = "wordnet_verb10"
@@ -122,6 +123,48 @@ def top_classes(labels, k, min_count):
     return keep, np.array([code[v] for v in labels[keep]], dtype=np.int64)
 
 
+# ----------------------------------------------------------------------------- workers
+def _limit_threads(threads):
+    """One worker, ``threads`` BLAS/torch threads (set in every task: loky reuses workers)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
+#: CPU seconds spent in worker processes (their own accounting; loky workers are
+#: not children that resource.getrusage sees)
+WORKER_CPU = {"seconds": 0.0}
+
+
+def run_parallel(fn, tasks, n_jobs, threads=1):
+    """``fn(*task)`` for every task, in ``n_jobs`` worker processes, results in order.
+
+    Tasks may be a generator (consumed lazily, so that big inputs such as model
+    copies are built only when a worker is free). Results are yielded as they
+    come, so that callers can store them in the cache at once.
+    """
+    if n_jobs == 1:
+        for task in tasks:
+            yield fn(*task)
+        return
+    from joblib import Parallel, delayed
+
+    for result, cpu in Parallel(n_jobs=n_jobs, backend="loky", return_as="generator",
+                                pre_dispatch="n_jobs")(
+            delayed(_call_limited)(fn, threads, task) for task in tasks):
+        WORKER_CPU["seconds"] += cpu
+        yield result
+
+
+def _call_limited(fn, threads, task):
+    _limit_threads(threads)
+    t0 = time.process_time()
+    result = fn(*task)
+    return result, time.process_time() - t0
+
+
 # ----------------------------------------------------------------------------- prepare
 def build_zoo(name, s, cache_dir):
     """Pools, targets and the zoo object of one zoo."""
@@ -138,10 +181,20 @@ def build_zoo(name, s, cache_dir):
         pools = tasks.small_pools(s)
         t0 = time.perf_counter()
         zoo = zoos.SmallZoo(s.small_encoders, pools["fmnist"], s,
-                            cache_dir=None if cache_dir is None else f"{cache_dir}/small_zoo")
+                            cache_dir=None if cache_dir is None else f"{cache_dir}/small_zoo",
+                            parallel=lambda fn, ts: run_parallel(fn, ts, s.n_jobs, s.threads))
         log(f"small zoo pretrained/loaded in {time.perf_counter() - t0:.0f} s")
         return pools, tasks.small_targets(pools, s), zoo
     raise ValueError(f"unknown zoo {name!r}")
+
+
+def _embed_pools(encoder, parts, emb_cache):
+    """Embeddings of each pool's rows by one encoder (a worker task)."""
+    t0 = time.perf_counter()
+    enc = encoder() if callable(encoder) and not hasattr(encoder, "parameters") else encoder
+    out = {p: emb_cache.extract(enc, X, batch_size=128, device="cpu")
+           for p, X in parts.items()}
+    return out, time.perf_counter() - t0, emb_cache.hits, emb_cache.misses
 
 
 def prepare_zoo(name, s, *, emb_cache, store, cache_dir, finetune=True):
@@ -160,27 +213,28 @@ def prepare_zoo(name, s, *, emb_cache, store, cache_dir, finetune=True):
     else:
         zd.default_reference = SMALL_REFERENCE if name == "small" else TEXT_REFERENCE
         zd.reference_options = (zd.default_reference,)
-    # embeddings: every pool once per encoder (the rows any part uses)
-    for enc in zoo.names:
+    # embeddings: every pool once per encoder (only the rows that some part uses)
+    rows = {p: np.unique(np.concatenate([v for k, v in pool.parts.items() if k != "pretrain"]))
+            for p, pool in pools.items()}
+    parts = {p: _take(pool.X, rows[p]) for p, pool in pools.items()}
+    jobs = ((zoo.factory(enc), parts, emb_cache) for enc in zoo.names)
+    for enc, (Zs, secs, hits, misses) in zip(zoo.names, run_parallel(
+            _embed_pools, jobs, s.n_jobs, s.threads)):
+        emb_cache.hits += hits if s.n_jobs > 1 else 0
+        emb_cache.misses += misses if s.n_jobs > 1 else 0
         zd.Z[enc] = {}
-        t1 = time.perf_counter()
         head = zoo.source_head(enc)
         for pname, pool in pools.items():
-            rows = np.unique(np.concatenate([v for k, v in pool.parts.items()
-                                             if k != "pretrain"]))
-            Zr = emb_cache.extract(zoo.encoder(enc), _take(pool.X, rows), batch_size=128,
-                                   device="cpu")
-            Z = np.zeros((len(pool.y), Zr.shape[1]), np.float32)
-            Z[rows] = Zr
+            Z = np.zeros((len(pool.y), Zs[pname].shape[1]), np.float32)
+            Z[rows[pname]] = Zs[pname]
             zd.Z[enc][pname] = Z
             if head is not None:
                 coef, intercept = head
                 zd.proba.setdefault(enc, {})[pname] = _softmax(
                     Z.astype(np.float64) @ np.asarray(coef, np.float64).T
                     + np.asarray(intercept, np.float64))
-        zd.embed_seconds[enc] = time.perf_counter() - t1
-        log(f"{name}: {enc} embedded in {zd.embed_seconds[enc]:.1f} s "
-            f"(dim {Zr.shape[1]})")
+        zd.embed_seconds[enc] = secs
+        log(f"{name}: {enc} embedded in {secs:.1f} s (dim {Z.shape[1]})")
     describe_references(zd)
     compute_ground_truth(zd, store, finetune=finetune)
     return zd
@@ -229,11 +283,42 @@ def _encoder_identity(zd, enc):
     return enc
 
 
+def _finetune_key(zd, enc, t, ft, seed):
+    s = zd.settings
+    return {"zoo": zd.name, "encoder": _encoder_identity(zd, enc),
+            "data": joblib.hash((t.pool, t.train, t.test, t.y_train, t.y_test)),
+            "image_size": s.vision_image_size if zd.name == "vision" else None,
+            "max_length": s.text_max_length if zd.name == "text" else None,
+            "finetune": {k: v for k, v in vars(ft).items() if k != "seeds"},
+            "seed": seed, "version": 1}
+
+
 def compute_ground_truth(zd, store, finetune=True):
+    """Linear probe of every (encoder, target); fine-tuning of every fine-tunable one."""
     s = zd.settings
     ft = {"vision": s.vision_finetune, "text": s.text_finetune, "small": s.small_finetune}[zd.name]
-    done = {}
-    # parents first, so that label permutations can reuse their fine-tuning runs
+    # fine-tuning runs not in the cache, run in parallel
+    todo = []
+    for tname, t in zd.targets.items():
+        if t.finetune_from in zd.targets:
+            continue  # label permutation: the parent's runs are reused
+        for enc in zd.encoders:
+            if zd.zoo.why_not_finetuned(enc) is None and finetune:
+                for seed in ft.seeds:
+                    key = _finetune_key(zd, enc, t, ft, seed)
+                    if store.get("finetune", key) is None:
+                        todo.append((tname, enc, seed, key))
+    if todo:
+        t0 = time.perf_counter()
+        log(f"{zd.name}: {len(todo)} fine-tuning runs to do")
+        jobs = (_finetune_task(zd, enc, zd.targets[tname], ft, seed)
+                for tname, enc, seed, _ in todo)
+        for (tname, enc, seed, key), res in zip(todo, run_parallel(
+                gt.finetune_once, jobs, s.n_jobs, s.threads)):
+            store.put("finetune", key, res)
+            log(f"{zd.name}: fine-tuned {enc} on {tname} (seed {seed}): "
+                f"{res['accuracy']:.3f} in {res['seconds']:.0f} s")
+        log(f"{zd.name}: fine-tuning done in {time.perf_counter() - t0:.0f} s")
     order = sorted(zd.targets, key=lambda t: zd.targets[t].finetune_from is not None)
     for tname in order:
         t = zd.targets[tname]
@@ -244,27 +329,20 @@ def compute_ground_truth(zd, store, finetune=True):
             lp = store.get_or_compute("probe", {
                 "zoo": zd.name, "encoder": _encoder_identity(zd, enc),
                 "Z": joblib.hash((Z[t.train], Z[t.test])), "data": data_key, "C": s.probe_C},
-                lambda: {"accuracy": gt.linear_probe_accuracy(
+                lambda Z=Z, t=t: {"accuracy": gt.linear_probe_accuracy(
                     Z[t.train], t.y_train, Z[t.test], t.y_test, C=s.probe_C)})
             row = {"linear_probe": lp["accuracy"], "finetune": None}
             why = zd.zoo.why_not_finetuned(enc)
             if why:
                 row["not_finetuned"] = why
-            elif t.finetune_from in zd.ground_truth:
+            elif t.finetune_from in zd.ground_truth and \
+                    zd.ground_truth[t.finetune_from][enc]["finetune"]:
                 row["finetune"] = dict(zd.ground_truth[t.finetune_from][enc]["finetune"],
                                        reused_from=t.finetune_from)
             elif finetune:
-                runs = []
-                for seed in ft.seeds:
-                    key = {"zoo": zd.name, "encoder": _encoder_identity(zd, enc),
-                           "data": data_key, "image_size": s.vision_image_size,
-                           "max_length": s.text_max_length,
-                           "finetune": {k: v for k, v in vars(ft).items() if k != "seeds"},
-                           "seed": seed, "version": 1}
-                    runs.append(store.get_or_compute("finetune", key, lambda seed=seed: (
-                        _finetune(zd, enc, t, ft, seed))))
+                runs = [store.get("finetune", _finetune_key(zd, enc, t, ft, seed))
+                        for seed in ft.seeds]
                 row["finetune"] = gt.summarise_seeds(runs)
-                done[(tname, enc)] = row["finetune"]["seconds"]
             zd.ground_truth[tname][enc] = row
         log(f"{zd.name}: ground truth of {tname}: " + ", ".join(
             f"{e} LP {r['linear_probe']:.3f}"
@@ -272,43 +350,69 @@ def compute_ground_truth(zd, store, finetune=True):
                if r["finetune"] else "") for e, r in zd.ground_truth[tname].items()))
 
 
-def _finetune(zd, enc, t, ft, seed):
+def _finetune_task(zd, enc, t, ft, seed):
+    """Arguments of :func:`ground_truth.finetune_once` for one run (built lazily)."""
     pool = zd.pools[t.pool]
     module = zd.zoo.finetune_module(enc, t.n_classes)
     X = zd.zoo.finetune_inputs(enc, _take(pool.X, np.concatenate([t.train, t.test])))
     n = len(t.train)
-    tr = np.arange(n)
-    te = np.arange(n, n + len(t.test))
+    tr, te = np.arange(n), np.arange(n, n + len(t.test))
     sub = (lambda idx: {k: v[idx] for k, v in X.items()}) if isinstance(X, dict) else (
         lambda idx: X[idx])
-    return gt.finetune_once(module, sub(tr), t.y_train, sub(te), t.y_test, ft, seed)
+    return module, sub(tr), t.y_train, sub(te), t.y_test, ft, seed
 
 
 # ----------------------------------------------------------------------------- scores
+def _score_task(case, methods):
+    """Every method on one case (a worker task); failures are recorded, not raised."""
+    out = {}
+    for m in methods:
+        try:
+            out[m.name] = m(case)
+        except Exception as exc:  # one failure must not stop the benchmark
+            out[m.name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
 def score_methods(zd, methods, store, *, namespace="scores"):
     """``scores[method][target][encoder] = {"score", "seconds", "terms"?}``."""
     s = zd.settings
     scores = {m.name: {} for m in methods}
+    code = {"TR": code_fingerprint(*TR_CODE), "metrics": code_fingerprint(*METRICS_CODE)}
+    todo = []
+    t0 = time.perf_counter()
     for tname in zd.targets:
-        t0 = time.perf_counter()
         for enc in zd.encoders:
             case = zd.case(enc, tname, s.seed)
             base_key = {"zoo": zd.name, "encoder": _encoder_identity(zd, enc),
                         "Z": joblib.hash(case.Z), "y": joblib.hash(case.y),
                         "source": None if case.source_proba is None
                         else joblib.hash(case.source_proba), "seed": s.seed}
+            missing = []
             for m in methods:
                 if not m.applicable(case):
                     continue
-                key = dict(base_key, method=m.name, params=m.params, version=1)
+                key = dict(base_key, method=m.name, params=m.params, version=1,
+                           code=code["TR" if m.family.startswith("TR") else "metrics"])
                 if m.needs_reference:
                     key["reference"] = joblib.hash(case.references)
-                try:
-                    out = store.get_or_compute(namespace, key, lambda m=m: m(case))
-                except Exception as exc:  # one failure must not stop the benchmark
-                    log(f"{zd.name}: {m.name} failed on {enc}/{tname}: {exc!r}")
-                    out = {"error": f"{type(exc).__name__}: {exc}"}
-                scores[m.name].setdefault(tname, {})[enc] = out
-        log(f"{zd.name}: scored {tname} with {len(methods)} methods in "
-            f"{time.perf_counter() - t0:.0f} s")
+                hit = store.get(namespace, key)
+                if hit is None:
+                    missing.append((m, key))
+                else:
+                    scores[m.name].setdefault(tname, {})[enc] = hit
+            if missing:
+                todo.append((tname, enc, case, missing))
+    log(f"{zd.name}: {sum(len(x[3]) for x in todo)} scores to compute")
+    jobs = ((case, [m for m, _ in missing]) for _, _, case, missing in todo)
+    for (tname, enc, _, missing), res in zip(todo, run_parallel(
+            _score_task, jobs, s.n_jobs, s.threads)):
+        for m, key in missing:
+            out = res[m.name]
+            if "error" in out:
+                log(f"{zd.name}: {m.name} failed on {enc}/{tname}: {out['error']}")
+            else:
+                store.put(namespace, key, out)
+            scores[m.name].setdefault(tname, {})[enc] = out
+    log(f"{zd.name}: scores done in {time.perf_counter() - t0:.0f} s")
     return scores

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from benchmarks.zoo.agreement import METRICS, average, agreement, seed_ceiling
+from benchmarks.zoo.agreement import METRICS, agreement, average, seed_ceiling
 
 TERMS = ("reweighted_reference_loss", "conditional_entropy", "transport", "wasserstein",
          "lipschitz", "target_loss")
@@ -128,6 +128,23 @@ def summarise(zoos):
         d["seconds_per_encoder"] = float(np.mean(secs)) if secs else None
         out[m] = d
     return out
+
+
+def headline_records(summary, zoo_names):
+    """One flat record per method, best mean weighted tau first (the docs table)."""
+    rows = []
+    for m, s in summary.items():
+        if s["mean"] is None:
+            continue
+        rec = {"method": m, "family": s["family"]}
+        rec.update({k: s["mean"][k] for k in METRICS})
+        rec["n_targets"] = s["mean"]["n_targets"]
+        for z in zoo_names:
+            rec[f"weighted_tau_{z}"] = (s["per_zoo"].get(z) or {}).get("weighted_tau")
+        rec["seconds_per_encoder"] = s["seconds_per_encoder"]
+        rows.append(rec)
+    rows.sort(key=lambda r: -r["weighted_tau"])
+    return rows
 
 
 def goals(summary):

@@ -31,7 +31,10 @@ def parse_args(argv=None):
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / "_cache"),
                    help="cache folder ('none' to disable)")
     p.add_argument("--zoos", nargs="+", default=None, choices=("small", "vision", "text"))
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS/torch threads per process (default 1)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default 2)")
     p.add_argument("--docs", default=None,
                    help="markdown page to write (default: docs/benchmark_zoo.md for the "
                         "full run into benchmarks/results; none otherwise)")
@@ -44,7 +47,14 @@ def main(argv=None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # BLAS/OpenMP threads per process, fixed before numpy loads them: on a busy
+    # 2-core machine 2 BLAS threads made a logistic regression 80x slower than 1.
+    threads = str(args.threads or 1)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = threads
     sys.path.insert(0, str(ROOT))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     from benchmarks.zoo.settings import full_settings, quick_settings
 
     s = quick_settings() if args.quick else full_settings()
@@ -52,6 +62,8 @@ def main(argv=None):
         s.zoos = tuple(args.zoos)
     if args.threads:
         s.threads = args.threads
+    if args.jobs:
+        s.n_jobs = args.jobs
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results"
     if args.quick and args.out is None:
         raise SystemExit("--quick writes a smoke-test result: pass --out FOLDER")
@@ -104,15 +116,18 @@ def run(s, out, prefix, cache_dir, plots=True):
         "command": " ".join(["python", "benchmarks/zoo/run.py"] + sys.argv[1:]),
         "settings": s.as_dict(),
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                    "threads": s.threads, "python": platform.python_version(),
+                    "threads": s.threads, "n_jobs": s.n_jobs, "python": platform.python_version(),
                     "loadavg_end": list(os.getloadavg()), **_versions()},
         "timing": {"wall_seconds": time.perf_counter() - t_start,
                    "cpu_seconds": _cpu_seconds() - cpu_start, "per_zoo": timings,
                    "cache": {"embedding_hits": emb_cache.hits,
                              "embedding_misses": emb_cache.misses,
                              "result_hits": store.hits, "result_misses": store.misses}},
+        "code": _code_state(),
         "missing_baselines": missing_baselines(),
-        "zoos": zoos, "summary": summary, "goals": report.goals(summary),
+        "goals": report.goals(summary),
+        "headline": report.headline_records(summary, list(zoos)),
+        "zoos": zoos, "summary": summary,
     }
     bad = report.non_finite_numbers(doc)
     if bad:
@@ -127,9 +142,32 @@ def run(s, out, prefix, cache_dir, plots=True):
 
 
 def _cpu_seconds():
+    """CPU seconds of this process, its reaped children and the worker tasks."""
+    from benchmarks.zoo.pipeline import WORKER_CPU
+
     r = resource.getrusage(resource.RUSAGE_SELF)
     c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime + WORKER_CPU["seconds"]
+
+
+def _code_state():
+    """The commit and whether the package had uncommitted changes during the run."""
+    import subprocess
+
+    from benchmarks.zoo.store import METRICS_CODE, TR_CODE, code_fingerprint
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "package_changes_uncommitted": bool(git("status", "--porcelain",
+                                                    "sklearn_taskrel")),
+            "tr_code_sha1": code_fingerprint(*TR_CODE),
+            "metrics_code_sha1": code_fingerprint(*METRICS_CODE)}
 
 
 def _versions():

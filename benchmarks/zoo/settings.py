@@ -14,8 +14,8 @@ class FineTune:
 
     epochs: int = 3
     batch_size: int = 32
-    lr: float = 3e-4          # encoder weights (AdamW)
-    head_lr: float = 3e-3     # the new linear head
+    lr: float = 2e-4          # encoder weights (AdamW)
+    head_lr: float = 2e-3     # the new linear head
     weight_decay: float = 1e-4
     seeds: tuple = (0, 1, 2)
 
@@ -26,13 +26,14 @@ class Settings:
 
     name: str = "full"
     zoos: tuple = ("small", "vision", "text")
-    threads: int = 2
+    threads: int = 1          # BLAS/torch threads per process
+    n_jobs: int = 2           # worker processes (fine-tuning, pretraining, scoring)
     seed: int = 0
     # vision zoo (ImageNet encoders)
     vision_encoders: tuple = ("effnet_lite0", "effnet_lite1", "effnet_lite2",
                               "mobilenet_v2", "open_nsfw")
     vision_image_size: int = 32
-    vision_n_train: int = 400
+    vision_n_train: int = 300
     vision_n_test: int = 400
     vision_n_reference: int = 600          # per reference dataset
     vision_targets: tuple = ("fmnist10", "digits10", "textile3", "fmnist_tops4",
@@ -47,12 +48,13 @@ class Settings:
     text_n_test: int = 400
     text_n_reference: int = 600
     text_targets: tuple = ("tweet3", "tweet_posneg", "wordnet_noun10")
-    text_max_length: int = 48
+    text_max_length: int = 128
     text_finetune: FineTune = field(default_factory=lambda: FineTune(
         epochs=2, lr=5e-5, head_lr=1e-2))
     # small-scale zoo (pretrained here)
     small_encoders: tuple = ("mlp_h128", "mlp_h512", "cnn_c8", "cnn_c32", "cnn_c32_short",
-                             "cnn_c32_noise50", "cnn_c32_noise90", "cnn_c32_untrained")
+                             "cnn_c8_noise50", "cnn_c32_noise50", "cnn_c32_noise90",
+                             "cnn_c32_untrained")
     small_n_pretrain: int = 12000
     small_pretrain_epochs: int = 5
     small_n_train: int = 400
@@ -61,7 +63,7 @@ class Settings:
     small_targets: tuple = ("fmnist10", "fmnist10_permuted", "fmnist_coarse4", "digits10",
                             "textile3")
     small_finetune: FineTune = field(default_factory=lambda: FineTune(
-        epochs=10, lr=1e-3, head_lr=1e-3, batch_size=32))
+        epochs=20, lr=2e-3, head_lr=2e-2, batch_size=32))
     # ground-truth linear probe
     probe_C: float = 0.1
     # methods
@@ -80,7 +82,6 @@ def quick_settings():
     """A smoke test: every code path, small slices, a few encoders and targets."""
     return Settings(
         name="quick",
-        threads=1,
         vision_encoders=("effnet_lite0", "mobilenet_v2", "open_nsfw"),
         vision_n_train=60, vision_n_test=60, vision_n_reference=60,
         vision_targets=("fmnist10", "fmnist10_permuted"),
@@ -94,5 +95,5 @@ def quick_settings():
         small_n_pretrain=2000, small_pretrain_epochs=1,
         small_n_train=100, small_n_test=100, small_n_reference=200,
         small_targets=("fmnist10", "fmnist10_permuted"),
-        small_finetune=FineTune(epochs=2, lr=1e-3, head_lr=1e-3, seeds=(0,)),
+        small_finetune=FineTune(epochs=3, lr=2e-3, head_lr=2e-2, seeds=(0,)),
     )

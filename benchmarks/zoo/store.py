@@ -34,6 +34,29 @@ class JSONStore:
     def _path(self, namespace, key):
         return os.path.join(self.root, namespace, stable_hash(key) + ".json")
 
+    def get(self, namespace, key):
+        """The cached value of ``key`` or ``None``."""
+        if self.root is None:
+            return None
+        path = self._path(namespace, key)
+        if not os.path.exists(path):
+            return None
+        with open(path) as fh:
+            self.hits += 1
+            return json.load(fh)["value"]
+
+    def put(self, namespace, key, value):
+        """Store ``value`` (a JSON-serialisable dict) under ``key``; returns it."""
+        self.misses += 1
+        if self.root is not None:
+            path = self._path(namespace, key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as fh:
+                json.dump({"key": key, "value": value}, fh, default=_to_builtin)
+            os.replace(tmp, path)
+        return value
+
     def get_or_compute(self, namespace, key, compute):
         """The cached value of ``key``, or ``compute()`` stored under it.
 
@@ -69,3 +92,27 @@ def _to_builtin(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def code_fingerprint(*patterns):
+    """SHA-1 of the contents of the package files matching ``patterns``.
+
+    Part of the cache keys of scores: a change to the estimator or to the metrics
+    (by anyone) invalidates the cached scores that depend on it.
+    """
+    import glob
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    h = hashlib.sha1()
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.join(root, pattern), recursive=True)):
+            h.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as fh:
+                h.update(fh.read())
+    return h.hexdigest()
+
+
+TR_CODE = ("sklearn_taskrel/_estimator.py", "sklearn_taskrel/_head.py",
+           "sklearn_taskrel/_reference.py", "sklearn_taskrel/transport/*.py",
+           "sklearn_taskrel/utils/*.py")
+METRICS_CODE = ("sklearn_taskrel/metrics/*.py",)

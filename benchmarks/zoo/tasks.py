@@ -288,8 +288,7 @@ def small_targets(pools, s):
     make = {
         "fmnist10": lambda: fm,
         "fmnist10_permuted": lambda: permuted_labels(fm, "fmnist10_permuted",
-                                                     random_state=s.seed,
-                                                     reuse_finetune=False),
+                                                     random_state=s.seed),
         "fmnist_coarse4": lambda: merged_labels(
             fm, FMNIST_COARSE, "fmnist_coarse4",
             "Fashion-MNIST held out, 4 coarse classes (tops, trousers+dresses, footwear, bags)"),

@@ -73,6 +73,10 @@ class VisionZoo:
             self._built[name] = self._factories[name]()
         return self._built[name]
 
+    def factory(self, name):
+        """A picklable zero-argument factory of the encoder (for worker processes)."""
+        return self._factories[name]
+
     def source_head(self, name):
         return self.encoder(name).source_head()
 
@@ -117,6 +121,10 @@ def _identity(x):
     return x
 
 
+def _call(backbone, x):
+    return backbone(x)
+
+
 class _DictNet(LinearHeadNet):
     """skorch passes dict inputs as keyword arguments."""
 
@@ -129,7 +137,7 @@ class TextZoo:
 
     name = "text"
 
-    def __init__(self, names, max_length=48):
+    def __init__(self, names, max_length=128):
         from sklearn_taskrel.encoders import load_text_zoo
 
         self.names = tuple(names)
@@ -141,6 +149,9 @@ class TextZoo:
         if name not in self._built:
             self._built[name] = self._factories[name]()
         return self._built[name]
+
+    def factory(self, name):
+        return self._factories[name]
 
     def source_head(self, name):
         return None
@@ -193,7 +204,9 @@ class TextZoo:
         texts = [str(t) for t in X]
         if name == "minilm_l6":
             tok = self._minilm[0]
-            enc = tok(texts, padding="max_length", truncation=True, max_length=self.max_length,
+            # padded to the longest text (at most max_length tokens), as the
+            # sentence-transformers encoder sees it
+            enc = tok(texts, padding="longest", truncation=True, max_length=self.max_length,
                       return_tensors="np")
             return {"input_ids": enc["input_ids"].astype(np.int64),
                     "attention_mask": enc["attention_mask"].astype(np.int64)}
@@ -211,26 +224,39 @@ class TextZoo:
 
 
 # ----------------------------------------------------------------------------- small
+def _pretrain(name, X, y, epochs, seed, cache_dir):
+    from benchmarks.zoo.small_nets import pretrain
+
+    return pretrain(name, X, y, epochs=epochs, seed=seed, cache_dir=cache_dir)
+
+
 class SmallZoo:
     """Small CNN/MLP encoders pretrained here on Fashion-MNIST (see :mod:`.small_nets`)."""
 
     name = "small"
 
-    def __init__(self, names, pool, settings, cache_dir=None):
-        from benchmarks.zoo.small_nets import SourceHeadEncoder, pretrain
+    def __init__(self, names, pool, settings, cache_dir=None, parallel=None):
+        from benchmarks.zoo.small_nets import SourceHeadEncoder
 
         self.names = tuple(names)
         idx = pool.part("pretrain")
         X, y = pool.X[idx], pool.y[idx]
         self.pretrain_info = {}
         self._encoders = {}
-        for name in names:
-            model, info = pretrain(name, X, y, epochs=settings.small_pretrain_epochs,
-                                   seed=settings.seed, cache_dir=cache_dir)
+        jobs = [(name, X, y, settings.small_pretrain_epochs, settings.seed, cache_dir)
+                for name in names]
+        if parallel is None:
+            results = [_pretrain(*job) for job in jobs]
+        else:
+            results = parallel(_pretrain, jobs)
+        for name, (model, info) in zip(names, results):
             self._encoders[name] = SourceHeadEncoder(model).eval()
             self.pretrain_info[name] = info
 
     def encoder(self, name):
+        return self._encoders[name]
+
+    def factory(self, name):
         return self._encoders[name]
 
     def source_head(self, name):
@@ -247,7 +273,7 @@ class SmallZoo:
 
     def finetune_module(self, name, n_classes):
         enc = copy.deepcopy(self._encoders[name].encoder).train()
-        return LinearHeadNet(enc, lambda b, x: b(x), _identity, enc.out_features, n_classes)
+        return LinearHeadNet(enc, _call, _identity, enc.out_features, n_classes)
 
     def finetune_inputs(self, name, X):
         return np.ascontiguousarray(X, dtype=np.float32)
