@@ -232,7 +232,9 @@ def test_plan_statistics_follow_shuffled_chunks(chunk_size):
                                      squared=True)
     assert_allclose(w, 1 / 40)
     if chunk_size >= 40:  # one exact problem: each point is matched to itself
-        assert W == pytest.approx(0.0, abs=1e-12)
+        # The squared costs are float32 (they drive the descent only): zero up to
+        # float32 cancellation in |x|^2 + |z|^2 - 2 x.z.
+        assert W == pytest.approx(0.0, abs=1e-6)
         assert_allclose(Y / w[:, None], X, atol=1e-12)
     else:
         assert W >= 0

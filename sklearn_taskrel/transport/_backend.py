@@ -53,12 +53,17 @@ def concat(arrays):
     return np.concatenate(arrays, axis=0)
 
 
-def as_float64(x):
+def astype(x, dtype):
+    """``x`` as ``dtype`` (a numpy dtype name), keeping its kind and device."""
     if is_torch(x):
         import torch
 
-        return x.to(torch.float64)
-    return np.asarray(x, dtype=np.float64)
+        return x.to(getattr(torch, dtype))
+    return np.asarray(x, dtype=dtype)
+
+
+def as_float64(x):
+    return astype(x, "float64")
 
 
 def einsum(spec, *ops):

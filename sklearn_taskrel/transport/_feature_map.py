@@ -29,8 +29,8 @@ from sklearn_taskrel.transport._backend import (
     cholesky_factor,
     cholesky_solve,
     einsum,
+    astype,
     eye,
-    is_torch,
     to_numpy,
 )
 
@@ -107,14 +107,6 @@ class FeatureMap:
         return shift - (self.M - np.eye(shift.shape[0])) @ to_numpy(self.center)
 
 
-def _cast(x, dtype):
-    if is_torch(x):
-        import torch
-
-        return x.to(getattr(torch, dtype))
-    return np.asarray(x, dtype=dtype)
-
-
 def apply_map(X, M, m):
     """``X @ M.T + m``; ``M=None`` means the identity.
 
@@ -148,8 +140,8 @@ class RidgeMapSolver:
         # The map's linear algebra runs in float32 (the plans and the bound's W1 stay
         # float64): it halves the cost of the n x n (or d x d) products and solves.
         self.out_dtype = str(X.dtype).replace("torch.", "")
-        X = _cast(X, dtype)
-        w = _cast(w, dtype)
+        X = astype(X, dtype)
+        w = astype(w, dtype)
         self.dtype = dtype
         self.X, self.kind, self.alpha = X, kind, float(alpha)
         n, d = X.shape
@@ -187,9 +179,9 @@ class RidgeMapSolver:
             The mapped target points, computed without forming the map.
         """
         if self.kind == "identity":
-            return None, _cast(self.X, self.out_dtype)
-        state, mapped = self._step(_cast(Y, self.dtype))
-        return state, _cast(mapped, self.out_dtype)
+            return None, astype(self.X, self.out_dtype)
+        state, mapped = self._step(astype(Y, self.dtype))
+        return state, astype(mapped, self.out_dtype)
 
     def _step(self, Y):
         ybar = Y.sum(0) / self.sw
@@ -211,7 +203,7 @@ class RidgeMapSolver:
 
         Its arrays have the dtype (and kind) of the target points given to the solver.
         """
-        return self._build(state).convert(lambda v: _cast(v, self.out_dtype))
+        return self._build(state).convert(lambda v: astype(v, self.out_dtype))
 
     def _build(self, state):
         if state is None:
