@@ -46,9 +46,10 @@ def headline(doc):
         mean = s["mean"] or {}
         rows.append([f"**{m}**" if m == "TR learned_all" else m, s["family"]]
                     + [f(mean.get(k), 1 if k == "regret" else 3) for k in METRICS]
+                    + [f(mean.get("n_targets"))]
                     + [f((s["per_zoo"].get(z) or {}).get("weighted_tau")) for z in zoos]
                     + [f(s["seconds_per_encoder"], 2)])
-    return table(["method", "family"] + [LABELS[k] for k in METRICS]
+    return table(["method", "family"] + [LABELS[k] for k in METRICS] + ["targets"]
                  + [f"wτ {z}" for z in zoos] + ["s / encoder"], rows)
 
 
@@ -64,6 +65,47 @@ def goals_text(doc):
         f"best label-free TR variant {g['best_label_free']}: "
         f"{f(g['best_label_free_weighted_tau'])}).",
     ]
+    return "\n".join(lines)
+
+
+def shortfalls(doc):
+    """Per zoo, where TR stands against the baselines and which of its terms ranks best
+    (sentences generated from the numbers)."""
+    lines = []
+    for name, z in doc["zoos"].items():
+        kind = z["primary_ground_truth"]
+        ag = z["agreement"][kind]
+
+        def wt(m, ag=ag):
+            return ((ag.get(m) or {}).get("mean") or {}).get("weighted_tau")
+
+        base = {m: wt(m) for m, info in z["methods"].items()
+                if info["family"].startswith("baseline") and wt(m) is not None}
+        trs = {m: wt(m) for m, info in z["methods"].items()
+               if info["family"].startswith("TR") and wt(m) is not None}
+        if not base or not trs:
+            continue
+        best_b = max(base, key=base.get)
+        best_t = max(trs, key=trs.get)
+        tr = wt("TR learned_all")
+        verdict = "at least" if tr is not None and tr >= base[best_b] else "below"
+        line = (f"`{name}` ({'fine-tuned' if kind == 'finetune' else 'linear-probe'} "
+                f"truth): TR learned_all {f(tr)} is {verdict} the best baseline "
+                f"{best_b} ({f(base[best_b])}); LogME {f(wt('LogME'))}; best TR variant "
+                f"{best_t} ({f(trs[best_t])}).")
+        terms = (z["term_agreement"].get(kind) or {}).get("TR learned_all") or {}
+        terms = {k: v["weighted_tau"] for k, v in terms.items() if v}
+        if terms:
+            bt = max(terms, key=terms.get)
+            line += (f" Used alone, the term `{bt}` ranks with weighted τ {f(terms[bt])}"
+                     + (f", `transport` with {f(terms['transport'])}"
+                        if "transport" in terms and bt != "transport" else "") + ".")
+        refs = {m: trs[m] for m in trs if m.startswith("TR learned_all")}
+        if len(refs) > 1:
+            line += " Reference task options (TR learned_all): " + ", ".join(
+                f"{m.replace('TR learned_all', '').strip() or '[default: ' + z['references']['default'] + ']'}"
+                f" {f(v)}" for m, v in refs.items()) + "."
+        lines.append(f"- {line}")
     return "\n".join(lines)
 
 
@@ -220,12 +262,18 @@ def write_page(doc, path, results_dir=None, ablation=None):
         "",
         "## Headline: every method, all targets",
         "",
-        "Means over every target of every zoo, each zoo against its primary ground truth. "
+        "Means over every target of every zoo, each zoo against its primary ground truth "
+        "(`targets`: how many; the source-head scores LEEP and NCE have no text targets, "
+        "and the reference options exist for the vision zoo only). "
         "`s / encoder` is the mean time of one score on one encoder's embeddings.",
         "",
         headline(doc),
         "",
         goals_text(doc),
+        "",
+        "Per zoo (means over its targets):",
+        "",
+        shortfalls(doc),
         "",
     ]
     img1 = results_dir / "zoo_weighted_tau.png"
