@@ -214,3 +214,24 @@ def test_label_permutation(quick_result):
         fixed = [abs(sc["TR fixed"][perm][e]["score"] - v["score"])
                  for e, v in sc["TR fixed"][parent].items()]
         assert max(fixed) > 1e-3, (zname, fixed)
+
+
+def test_markdown_page(quick_result, tmp_path):
+    """The docs page renders from the JSON: goals, one section per zoo, every image link
+    resolves, and the headline table has one row per method."""
+    import re
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.zoo.markdown import write_page
+
+    out, doc = quick_result
+    page = tmp_path / "page.md"
+    write_page(doc, page, results_dir=out)
+    text = page.read_text()
+    assert "Goal 1" in text and "Goal 2" in text
+    for z in doc["zoos"]:
+        assert f"### Zoo `{z}`" in text
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert (page.parent / link).exists(), link
+    for m in doc["summary"]:
+        assert re.search(rf"^\| (\*\*)?{re.escape(m)}(\*\*)? \|", text, re.M), m
