@@ -2,7 +2,9 @@
 
 Everything that changes a number in the results is here, and is written into the
 results JSON, so that a reader can see what was run. The full settings were sized
-to finish within 60 minutes on 2 CPU cores from an empty cache.
+for 60 minutes on 2 CPU cores; the full run recorded in ``benchmarks/results`` was
+made with part of the cache warm (see its ``timing``), and a run from an empty cache
+has not been timed on a quiet machine.
 """
 
 from dataclasses import asdict, dataclass, field
