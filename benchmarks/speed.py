@@ -93,15 +93,8 @@ def bench_anchor(d, seeds, paper_steps):
     fast_tr = statistics.median(r["task_relatedness"] for r in out["fast"])
     paper_tr = statistics.median(r["task_relatedness"] for r in out["paper"])
     paper_tr_source = f"this run ({paper_steps} steps)"
-    full = HERE / "results" / "paper_tr.json"
-    if paper_steps != 2001 and full.exists():
-        # TR of complete 2001-step paper runs (benchmarks/paper_tr.py; TR values do
-        # not depend on machine load, so they run in the background).
-        runs = [r for r in json.loads(full.read_text())["runs"] if r["steps"] == 2001]
-        if runs:
-            paper_tr = statistics.median(r["task_relatedness"] for r in runs)
-            paper_tr_source = (f"{full.name}: 2001 steps, seeds "
-                               f"{sorted(r['seed'] for r in runs)}")
+    if paper_steps != 2001:
+        paper_tr, paper_tr_source = full_paper_tr(paper_tr, paper_tr_source)
     out["summary"] = {
         "fast_median_seconds": fast_t, "paper_median_seconds": paper_t,
         "paper_steps": paper_steps, "paper_seconds_per_step": per_step,
@@ -113,6 +106,31 @@ def bench_anchor(d, seeds, paper_steps):
         "tr_ratio_fast_over_paper": fast_tr / paper_tr,
     }
     return out
+
+
+def full_paper_tr(default, source):
+    """Median TR of complete 2001-step paper runs (``benchmarks/paper_tr.py``).
+
+    TR values do not depend on machine load, so those runs go in the background.
+    """
+    full = HERE / "results" / "paper_tr.json"
+    runs = ([r for r in json.loads(full.read_text())["runs"] if r["steps"] == 2001]
+            if full.exists() else [])
+    if not runs:
+        return default, source
+    return (statistics.median(r["task_relatedness"] for r in runs),
+            f"{full.name}: 2001 steps, seeds {sorted(r['seed'] for r in runs)}")
+
+
+def refresh_paper_tr(path):
+    """Update the TR comparison of an existing speed.json from paper_tr.json."""
+    result = json.loads(Path(path).read_text())
+    summary = result["anchor"]["summary"]
+    summary["paper_median_tr"], summary["paper_tr_source"] = full_paper_tr(
+        summary["paper_median_tr"], summary["paper_tr_source"])
+    summary["tr_ratio_fast_over_paper"] = summary["fast_median_tr"] / summary["paper_median_tr"]
+    Path(path).write_text(json.dumps(result, indent=1, default=float))
+    print(json.dumps(summary, indent=1))
 
 
 def bench_logme(d, repeats=5):
@@ -245,7 +263,11 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1,
                    help="torch and BLAS threads for every method (default 1: on a shared "
                         "2-core machine 2-thread regions stall whenever a neighbour runs)")
+    p.add_argument("--refresh-paper-tr", action="store_true",
+                   help="only update the TR comparison of --out from results/paper_tr.json")
     args = p.parse_args(argv)
+    if args.refresh_paper_tr:
+        return refresh_paper_tr(args.out)
     import torch
     from threadpoolctl import threadpool_limits
 
