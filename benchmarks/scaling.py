@@ -10,7 +10,8 @@
 
 Writes ``benchmarks/results/scaling.json``.
 
-    python benchmarks/scaling.py
+    python benchmarks/scaling.py                 # both parts
+    python benchmarks/scaling.py --parts dask    # only the Dask timing
 """
 
 import json
@@ -87,15 +88,29 @@ def run(code, *args):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def main():
-    out = {"memory": [run(CHILD, m) for m in ("single", "grid_factories", "grid_modules")]}
-    for row in out["memory"]:
-        print(json.dumps(row)[:300], flush=True)
-    out["dask"] = run(DASK)
-    print(json.dumps(out["dask"])[:500], flush=True)
-    out["loadavg_end"] = os.getloadavg()
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "scaling.json").write_text(json.dumps(out, indent=1))
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parts", nargs="+", default=["memory", "dask"], choices=["memory", "dask"],
+                   help="what to (re)measure; the other parts of an existing file are kept")
+    args = p.parse_args(argv)
+    path = HERE / "results" / "scaling.json"
+    out = json.loads(path.read_text()) if path.exists() else {}
+    if "memory" in args.parts:
+        out["memory"] = [run(CHILD, m) for m in ("single", "grid_factories", "grid_modules")]
+        for row in out["memory"]:
+            print(json.dumps(row)[:300], flush=True)
+    if "dask" in args.parts:
+        out["dask"] = run(DASK)
+        print(json.dumps(out["dask"])[:500], flush=True)
+    out.setdefault("loadavg_end", {})
+    if not isinstance(out["loadavg_end"], dict):
+        out["loadavg_end"] = {}
+    for part in args.parts:
+        out["loadavg_end"][part] = os.getloadavg()
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
