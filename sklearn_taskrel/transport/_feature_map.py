@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sklearn_taskrel.transport._backend import (
+    astype,
     cholesky_factor,
     cholesky_solve,
     einsum,
-    astype,
     eye,
     to_numpy,
 )
