@@ -16,7 +16,6 @@ Writes ``benchmarks/results/robustness.json``.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -77,35 +76,13 @@ def determinism(seeds=(0, 1, 2, 3, 4)):
             "std_relative": float(np.std(trs) / np.mean(trs))}
 
 
-MEMORY_CHILD = r"""
-import json, resource, sys, time, numpy as np
-n = int(sys.argv[1])
-with np.load({anchor!r}) as f:
-    Zt, yt, Zr, yr = f["Z_tgt_train"], f["y_tgt_train"], f["Z_ref_train"], f["y_ref_train"]
-rng = np.random.default_rng(0)
-idx = rng.integers(0, len(yt), n)
-X = Zt[idx]                       # float32, n x 1280
-for s in range(0, n, 10000):      # jitter in float32 chunks: no float64 copy
-    X[s:s + 10000] += 0.05 * rng.standard_normal((min(10000, n - s), X.shape[1]), dtype=np.float32)
-y = yt[idx]
-del Zt, idx
-from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
-est = TaskRelatednessScorer(ReferenceTask(Zr, yr), random_state=0, device="cpu")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-t = time.perf_counter(); est.fit(X, y); seconds = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({{"n": n, "d": X.shape[1], "input_mb": X.nbytes / 2**20,
-                   "peak_rss_mb": peak, "rss_before_fit_mb": before, "seconds": seconds,
-                   "max_samples": est.max_samples, "task_relatedness": est.task_relatedness_}}))
-"""
-
-
 def memory(n=200_000):
-    code = MEMORY_CHILD.format(anchor=str(ANCHOR))
-    res = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True, text=True)
-    if res.returncode != 0:
-        return {"n": n, "error": res.stderr[-3000:]}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    """Peak memory of a fit on an ``n`` x 1280 target (``speed.py``'s growth child)."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    from speed import fit_resampled_target
+
+    return fit_resampled_target(n)
 
 
 def main(argv=None):

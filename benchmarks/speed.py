@@ -165,8 +165,9 @@ def bench_logme(d, repeats=5):
 GROWTH_CHILD = r"""
 import json, os, resource, sys, time, numpy as np, torch
 from threadpoolctl import threadpool_limits
-_threads = int(os.environ.get("SKLEARN_TASKREL_BENCH_THREADS", "1"))
-torch.set_num_threads(_threads); threadpool_limits(_threads)
+if "SKLEARN_TASKREL_BENCH_THREADS" in os.environ:  # set by speed.py's main
+    _threads = int(os.environ["SKLEARN_TASKREL_BENCH_THREADS"])
+    torch.set_num_threads(_threads); threadpool_limits(_threads)
 sys.path.insert(0, {root!r})
 n = int(sys.argv[1])
 with np.load({anchor!r}) as f:
@@ -183,24 +184,35 @@ est = TaskRelatednessScorer(ReferenceTask(Zr, yr), random_state=0, device="cpu")
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter(); est.fit(X, y); el = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"n": n, "seconds": el, "peak_rss_mb": peak / 1024, "rss_before_fit_mb": base / 1024,
-                   "input_mb": X.nbytes / 2**20, "task_relatedness": est.task_relatedness_,
+print(json.dumps({{"n": n, "d": X.shape[1], "seconds": el, "peak_rss_mb": peak / 1024,
+                   "rss_before_fit_mb": base / 1024, "input_mb": X.nbytes / 2**20,
+                   "max_samples": est.max_samples, "task_relatedness": est.task_relatedness_,
                    "timings": est.timings_}}))
 """
 
 
-def bench_growth(sizes):
+def fit_resampled_target(n):
+    """Fit TR on an ``n``-sample target resampled from the anchor, in a fresh process.
+
+    Returns the child's row (wall time, peak resident memory, TR), or
+    ``{"n": n, "error": ...}``. Also used by ``benchmarks/robustness.py``.
+    """
     code = GROWTH_CHILD.format(root=str(HERE.parent), anchor=str(ANCHOR))
+    res = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True,
+                         text=True, check=False)
+    if res.returncode != 0:
+        return {"n": n, "error": res.stderr[-2000:]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def bench_growth(sizes):
     rows = []
     for n in sizes:
-        res = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True,
-                             text=True, check=False)
-        if res.returncode != 0:
-            rows.append({"n": n, "error": res.stderr[-2000:]})
-            print(f"growth n={n}: FAILED\n{res.stderr[-2000:]}", flush=True)
-            continue
-        row = json.loads(res.stdout.strip().splitlines()[-1])
+        row = fit_resampled_target(n)
         rows.append(row)
+        if "error" in row:
+            print(f"growth n={n}: FAILED\n{row['error']}", flush=True)
+            continue
         print(f"growth n={n}: {row['seconds']:.2f} s, peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
     ok = {r["n"]: r for r in rows if "seconds" in r}
     summary = {}

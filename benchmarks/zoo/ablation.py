@@ -93,23 +93,17 @@ def methods_for_study(all_variants=False):
 
     params = available_params()
     out, skipped = [], []
-    for name, kw in LABELLED:
-        if not all_variants and name not in CORE:
-            continue
-        if set(kw) - params:
-            skipped.append(name)
-            continue
-        out.append(Method(f"TR {name}", "TR (ablation)", tr_compute("learned_all", **kw),
-                          needs_reference=True, params=kw))
-    for name, kw in LABEL_FREE:
-        if not all_variants and name not in CORE:
-            continue
-        if set(kw) - params:
-            skipped.append(name)
-            continue
-        out.append(Method(f"TR {name}", "TR label-free (ablation)",
-                          tr_compute("learned_all", pseudo_labels="reference", **kw),
-                          needs_reference=True, params=dict(kw, pseudo_labels="reference")))
+    groups = ((LABELLED, "TR (ablation)", {}),
+              (LABEL_FREE, "TR label-free (ablation)", {"pseudo_labels": "reference"}))
+    for variants, family, extra in groups:
+        for name, kw in variants:
+            if not all_variants and name not in CORE:
+                continue
+            if set(kw) - params:
+                skipped.append(name)
+                continue
+            out.append(Method(f"TR {name}", family, tr_compute("learned_all", **extra, **kw),
+                              needs_reference=True, params=dict(kw, **extra)))
     return out, skipped
 
 
@@ -140,13 +134,11 @@ def main(argv=None):
     p.add_argument("--all-variants", action="store_true",
                    help="also alpha, feature_map, variance_floor and head_penalty")
     args = p.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    sys.path.insert(0, str(ROOT))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT)] + [q for q in os.environ.get("PYTHONPATH", "").split(os.pathsep) if q])
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.zoo.run import prepare_process
+
+    prepare_process(threads=1)
     import numpy as np
 
     from benchmarks.zoo.pipeline import log, prepare_zoo, score_methods

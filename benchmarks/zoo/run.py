@@ -42,19 +42,27 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def prepare_process(threads=1):
+    """Offline hubs, ``threads`` BLAS/OpenMP threads, the repository importable.
+
+    Call before numpy is imported. The environment is inherited by the worker
+    processes. On a busy 2-core machine 2 BLAS threads made a logistic regression
+    80x slower than 1.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # BLAS/OpenMP threads per process, fixed before numpy loads them: on a busy
-    # 2-core machine 2 BLAS threads made a logistic regression 80x slower than 1.
-    threads = str(args.threads or 1)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = threads
-    sys.path.insert(0, str(ROOT))
+        os.environ[var] = str(threads)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    prepare_process(args.threads or 1)
     from benchmarks.zoo.settings import full_settings, quick_settings
 
     s = quick_settings() if args.quick else full_settings()

@@ -63,24 +63,13 @@ class JSONStore:
         ``compute`` returns a JSON-serialisable dict; the wall time it took is
         stored with it as ``_seconds`` (so reruns report the original cost).
         """
-        if self.root is not None:
-            path = self._path(namespace, key)
-            if os.path.exists(path):
-                with open(path) as fh:
-                    self.hits += 1
-                    return json.load(fh)["value"]
+        cached = self.get(namespace, key)
+        if cached is not None:
+            return cached
         t0 = time.perf_counter()
-        value = compute()
-        value = dict(value)
+        value = dict(compute())
         value.setdefault("_seconds", time.perf_counter() - t0)
-        self.misses += 1
-        if self.root is not None:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w") as fh:
-                json.dump({"key": key, "value": value}, fh, default=_to_builtin)
-            os.replace(tmp, path)
-        return value
+        return self.put(namespace, key, value)
 
 
 def _to_builtin(obj):

