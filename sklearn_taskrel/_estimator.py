@@ -384,7 +384,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
         # Reference head.
         t0 = time.perf_counter()
-        self._fit_head(Zr_s, yr, K_R, reference=reference, Zr=Zr)
+        self._fit_head(Zr_s, yr, K_R, Zr)
         if Zr_eval is not None:
             _, yr_eval = _encode_like(yr_eval_raw, self.reference_classes_, "reference y_eval")
             L, _ = per_class_losses(self.reference_scaler_.transform(Zr_eval), yr_eval,
@@ -416,7 +416,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.timings_ = timings
         return self
 
-    def _fit_head(self, Zr_s, yr, K_R, reference=None, Zr=None):
+    def _fit_head(self, Zr_s, yr, K_R, Zr):
         if K_R < 2:
             self.head_coef_ = np.zeros((K_R, Zr_s.shape[1]))
             self.head_intercept_ = np.zeros(K_R)
