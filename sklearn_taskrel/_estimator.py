@@ -20,6 +20,8 @@ from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.exceptions import DegenerateTaskWarning
 from sklearn_taskrel.transport import (
     FEATURE_MAPS,
+    LOGIT_LIPSCHITZ,
+    LogitMap,
     certified_lipschitz,
     empirical_lipschitz,
     evaluate_transformation,
@@ -36,6 +38,7 @@ from sklearn_taskrel.utils._scaling import FlooredStandardScaler
 from sklearn_taskrel.utils._validation import check_embeddings, check_labels
 
 TRANSFORMS = ("learned_all", "learned_feature", "fixed")
+TRANSPORT_SPACES = ("features", "logits")
 PSEUDO_LABELS = ("reference", "cluster", "none")
 
 
@@ -102,6 +105,19 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         ``tau``: the certified constant ``max_{k,l} ||w_k - w_l||`` of the head
         (a valid bound for any input), or the authors' largest gradient norm on the
         sample points (smaller; not a guarantee).
+    transport_space : {"features", "logits"}, default="features"
+        Where the Wasserstein term is measured. ``"features"`` (the paper): between
+        the mapped reference and target embeddings, times the Lipschitz constant of
+        the loss in the head's input space. ``"logits"``: between the reference
+        head's logits ``W z + c`` and those of the mapped target ``W (M x + m) + c``,
+        times ``sqrt(2)``, the Lipschitz constant of the transformed cross-entropy in
+        its logits (or its empirical value). The same Kantorovich-Rubinstein step
+        applied to the loss as a function of the logits, so the bound stays valid for
+        the same transformations; it lives in ``n_reference_classes`` dimensions, so
+        it does not grow with the width of the embeddings (in ``"features"`` the
+        Wasserstein distance of standardised embeddings of small samples grows like
+        the square root of their effective width, which makes narrow encoders look
+        related). The transformations are fitted in feature space either way.
     variance_floor : float, default=0.1
         Each domain is standardised by ``sqrt(var + variance_floor * mean(var))``
         (0: plain standardisation, as in the authors' scripts). The floor keeps
@@ -176,6 +192,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Target classes (pseudo-classes in label-free mode).
     reference_classes_ : ndarray
     lipschitz_ : float
+        The Lipschitz constant of the transport term (in the head's input space,
+        or in its logits with ``transport_space="logits"``).
     n_iter_ : int
     history_ : list of dict
         Objective and terms per iteration.
@@ -219,6 +237,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         "feature_map": [StrOptions(set(FEATURE_MAPS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "lipschitz": [StrOptions({"certified", "empirical"})],
+        "transport_space": [StrOptions(set(TRANSPORT_SPACES))],
         "variance_floor": [Interval(Real, 0, None, closed="left")],
         "head_lipschitz": [Interval(Real, 0, None, closed="neither")],
         "head_penalty": [Interval(Real, 0, None, closed="left")],
@@ -239,7 +258,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     def __init__(self, reference=None, encoder=None, *, transforms="learned_all",
                  pseudo_labels="reference", n_clusters=None, n_pseudo_rounds=3,
                  label_map=None, method="fast", feature_map="affine", alpha=1.0,
-                 lipschitz="certified", variance_floor=0.1, head_lipschitz=0.02, head_penalty=1e4,
+                 lipschitz="certified", transport_space="features", variance_floor=0.1, head_lipschitz=0.02, head_penalty=1e4,
                  head_max_iter=300, max_iter=None, tol=2e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
                  mixed_precision=False, transport_backend="auto", memory=None,
@@ -255,6 +274,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.feature_map = feature_map
         self.alpha = alpha
         self.lipschitz = lipschitz
+        self.transport_space = transport_space
         self.variance_floor = variance_floor
         self.head_lipschitz = head_lipschitz
         self.head_penalty = head_penalty
@@ -530,6 +550,38 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             return tr
         return replace(tr, feature_map=tr.feature_map.convert(self._on_backend))
 
+    def _transport_view(self, tr):
+        """Reference blocks and ``tr`` (on the working backend) whose map sends target
+        points into the space of the transport term: head inputs, or head logits."""
+        trb = self._tr_on_backend(tr)
+        if self.transport_space == "features":
+            return self._ref_blocks(), trb
+        W = self._on_backend(self.head_coef_, np.float64)
+        c = self._on_backend(self.head_intercept_, np.float64)
+        blocks = [Z @ W.T + c for Z in self._ref_blocks()]
+        return blocks, replace(trb, feature_map=LogitMap(trb.feature_map, W, c))
+
+    def _lipschitz(self, Zt_s, tr):
+        """Certified or empirical Lipschitz constant of the transport term."""
+        if len(self.reference_classes_) < 2:
+            return 0.0
+        logits = self.transport_space == "logits"
+        if self.lipschitz == "certified":
+            return LOGIT_LIPSCHITZ if logits else certified_lipschitz(self.head_coef_)
+        _, B = (None, None) if tr.joint is None else prior_and_label_map(tr.joint)
+        W, c = self.head_coef_, self.head_intercept_
+        if logits:  # gradients with respect to the logits themselves
+            K_R = len(self.reference_classes_)
+
+            def norms(U):
+                return empirical_lipschitz(U @ W.T + c, np.eye(K_R), np.zeros(K_R), B)
+        else:
+            def norms(U):
+                return empirical_lipschitz(U, W, c, B)
+        return max(norms(np.vstack(self._Z_ref_by_class)),
+                   max(norms(tr.map(np.asarray(Zt_s[s:s + 8192], np.float64)))
+                       for s in range(0, len(Zt_s), 8192)))
+
     def _chunk_size(self):
         return 2000 if self.ot_batch_size is None else self.ot_batch_size
 
@@ -612,29 +664,22 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         else:
             y_eval = yt
             target_prior = np.bincount(yt, minlength=len(self.classes_)) / len(yt)
-        tau = certified_lipschitz(self.head_coef_) if K_R > 1 else 0.0
         target_loss = None
-        if self.lipschitz == "empirical" and K_R > 1:
-            _, B = (None, None) if tr.joint is None else prior_and_label_map(tr.joint)
-            tau = max(empirical_lipschitz(np.vstack(self._Z_ref_by_class), self.head_coef_,
-                                          self.head_intercept_, B),
-                      max(empirical_lipschitz(tr.map(np.asarray(Zt_s[s:s + 8192], np.float64)),
-                                              self.head_coef_, self.head_intercept_, B)
-                          for s in range(0, len(Zt_s), 8192)))
-        self.lipschitz_ = tau
+        tau = self.lipschitz_ = self._lipschitz(Zt_s, tr)
+        logits = self.transport_space == "logits"
         if tr.joint is None:
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
-            trb = self._tr_on_backend(tr)
+            blocks, trb = self._transport_view(tr)
             W, _, _ = transport_with_weights(
-                self._ref_blocks(), self._on_backend(Zt_s), y_eval, trb, None,
+                blocks, self._on_backend(Zt_s), y_eval, trb, None,
                 chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
                 want_weights=False, feature_map=trb.feature_map)
             from sklearn_taskrel.transport import bound_terms
 
             terms = bound_terms(tr.class_prior, None, L, W, tau)
             D, B = tr.class_prior, np.eye(K_R)
-        elif (getattr(tr, "terms", None) is not None and self._fit_on_all
+        elif (getattr(tr, "terms", None) is not None and self._fit_on_all and not logits
               and tr.terms["lipschitz"] == tau):
             # The fit already evaluated the bound on this very sample.
             terms = dict(tr.terms)
@@ -647,12 +692,14 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 if tr.assignment is not None else tr.joint)
 
             def block_loss(idx, U):
-                q = softmax(to_numpy(U) @ self.head_coef_.T + self.head_intercept_)
+                S = to_numpy(U)  # mapped inputs, or already the logits
+                q = softmax(S if logits else S @ self.head_coef_.T + self.head_intercept_)
                 p = q @ B_eval.T
                 nll[idx] = -np.log(np.maximum(p[np.arange(len(idx)), y_eval[idx]], 1e-300))
 
+            blocks, trv = self._transport_view(tr)
             terms, trb = evaluate_transformation(
-                self._ref_blocks(), self._on_backend(Zt_s), y_eval, self._tr_on_backend(tr),
+                blocks, self._on_backend(Zt_s), y_eval, trv,
                 L, tau, target_prior, chunk_size=self._chunk_size(),
                 rng=np.random.RandomState(0), on_block=block_loss if yt is not None else None)
             tr = replace(trb, feature_map=tr.feature_map)
@@ -726,9 +773,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             from sklearn_taskrel.transport import bound_terms
             from sklearn_taskrel.transport._relatedness import transport_with_weights
 
-            trb = self._tr_on_backend(tr)
+            blocks, trb = self._transport_view(tr)
             W, _, _ = transport_with_weights(
-                self._ref_blocks(), self._on_backend(Zt_s), np.zeros(len(Zt_s), dtype=int),
+                blocks, self._on_backend(Zt_s), np.zeros(len(Zt_s), dtype=int),
                 trb, None, chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
                 want_weights=False, feature_map=trb.feature_map)
             return bound_terms(tr.class_prior, None, L, W, self.lipschitz_)
@@ -744,9 +791,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         else:
             _, codes = _encode_like(y, self.classes_, "y", n_samples=len(Zt_s))
         prior = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
+        blocks, trv = self._transport_view(tr)
         terms, _ = evaluate_transformation(
-            self._ref_blocks(), self._on_backend(Zt_s), codes, self._tr_on_backend(tr), L,
-            self.lipschitz_, prior, chunk_size=self._chunk_size(),
+            blocks, self._on_backend(Zt_s), codes, trv, L, self.lipschitz_, prior, chunk_size=self._chunk_size(),
             rng=np.random.RandomState(0))
         return terms
 

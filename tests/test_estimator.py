@@ -25,9 +25,10 @@ def reference():
     return Xr, yr, means
 
 
-def _fit(reference, X, y, **params):
+def _fit(reference, X, y, reference_override=None, **params):
     Xr, yr, _ = reference
-    return TaskRelatednessScorer(reference=(Xr, yr), random_state=0, **params).fit(X, y)
+    ref = (Xr, yr) if reference_override is None else reference_override
+    return TaskRelatednessScorer(reference=ref, random_state=0, **params).fit(X, y)
 
 
 def _terms_sum(est):
@@ -174,6 +175,69 @@ def test_reference_none_is_self_reference(task):
                                                   abs=1e-6)
 
 
+@pytest.mark.parametrize("lipschitz", ["certified", "empirical"])
+def test_logit_transport_space_is_a_tighter_bound_for_the_same_transformations(
+        reference, lipschitz):
+    """W1 between head logits: the same transformations, a valid and smaller bound."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=7, means=means, noise=1.5)
+    feat = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz)
+    logit = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz, transport_space="logits")
+    # the transformations are fitted in feature space either way
+    assert_allclose(logit.label_map_, feat.label_map_)
+    assert_allclose(logit.target_map_[0], feat.target_map_[0])
+    assert logit.target_loss_ == pytest.approx(feat.target_loss_, rel=1e-9)
+    t = logit.bound_terms_
+    assert _terms_sum(logit) == pytest.approx(logit.task_relatedness_, rel=1e-12)
+    assert t["transport"] == pytest.approx(t["lipschitz"] * t["wasserstein"])
+    if lipschitz == "certified":
+        assert t["lipschitz"] == pytest.approx(np.sqrt(2))
+    else:
+        assert 0 < t["lipschitz"] <= np.sqrt(2)
+    # ||W (u - u')|| <= ||W||_2 ||u - u'||: the logit W1 is at most ||W||_2 times the
+    # feature W1 of the same blocks, and the bound is tighter here
+    op = np.linalg.norm(logit.head_coef_, 2)
+    assert t["wasserstein"] <= op * feat.bound_terms_["wasserstein"] * (1 + 1e-9)
+    assert logit.target_loss_ <= logit.task_relatedness_ < feat.task_relatedness_
+    assert logit.score(1.2 * Xt, yt) == pytest.approx(-logit.task_relatedness_)
+
+
+def test_logit_transport_space_does_not_grow_with_appended_noise_features(reference):
+    """Feature-space W1 grows with the width of noisy samples; the logit W1 much less."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=7, means=means, noise=1.5)
+    rng = np.random.RandomState(0)
+
+    def widen(X, k):
+        return np.hstack([X, rng.normal(size=(len(X), k))])
+
+    out = {}
+    for space in ("features", "logits"):
+        w = [_fit(reference, widen(Xt, k), yt, transport_space=space,
+                  reference_override=(widen(Xr, k), yr)).bound_terms_["wasserstein"]
+             for k in (0, 200)]
+        out[space] = w[1] / w[0]
+    assert out["features"] > 3
+    assert out["logits"] < out["features"] / 2
+
+
+@pytest.mark.parametrize("pseudo_labels", ["reference", "none"])
+def test_logit_transport_space_label_free(reference, pseudo_labels):
+    Xr, yr, means = reference
+    Xt, _, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                         random_state=22, means=means)
+    est = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels=pseudo_labels,
+                                transport_space="logits", random_state=0).fit(Xt)
+    assert est.lipschitz_ == pytest.approx(np.sqrt(2))
+    assert est.score(Xt) == pytest.approx(-est.task_relatedness_, rel=1e-9)
+    b = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels=pseudo_labels,
+                              transport_space="logits", random_state=0,
+                              transport_backend="torch", device="cpu").fit(Xt)
+    assert b.task_relatedness_ == pytest.approx(est.task_relatedness_, rel=1e-8)
+
+
 def test_score_is_minus_tr_on_fitted_data_and_honest_on_new_data(reference):
     Xr, yr, means = reference
     Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
@@ -223,6 +287,8 @@ def test_bad_parameters_name_parameter_and_value(task):
         TaskRelatednessScorer(transforms="everything").fit(X, y)
     with pytest.raises(ValueError, match="alpha"):
         TaskRelatednessScorer(alpha=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="transport_space.*'pixels'"):
+        TaskRelatednessScorer(transport_space="pixels").fit(X, y)
     with pytest.raises(ValueError, match="'cuda'.*not available"):
         if torch.cuda.is_available():
             pytest.skip("CUDA present")
@@ -349,7 +415,8 @@ def test_encoder_transform_and_module_mode_restored(reference):
 
 # ----------------------------------------------------------------- torch / GPU path
 @pytest.mark.parametrize("params", [{}, {"transforms": "learned_feature"},
-                                    {"feature_map": "diagonal"}])
+                                    {"feature_map": "diagonal"},
+                                    {"transport_space": "logits"}])
 def test_torch_transport_backend_matches_numpy_on_cpu(reference, params):
     """The code path that runs on the GPU, exercised on the CPU."""
     Xr, yr, means = reference

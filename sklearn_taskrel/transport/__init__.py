@@ -13,10 +13,12 @@ from sklearn_taskrel.transport._classwise import chunked_wasserstein, class_pair
 from sklearn_taskrel.transport._feature_map import (
     FEATURE_MAPS,
     FeatureMap,
+    LogitMap,
     apply_map,
     invert_map,
 )
 from sklearn_taskrel.transport._lipschitz import (
+    LOGIT_LIPSCHITZ,  # noqa: F401  (the estimator's constant, not in __all__)
     certified_lipschitz,
     empirical_lipschitz,
 )
@@ -35,6 +37,7 @@ from sklearn_taskrel.transport._solvers import (
 __all__ = [
     "FEATURE_MAPS",
     "FeatureMap",
+    "LogitMap",
     "Transformation",
     "apply_map",
     "bound_terms",

@@ -107,6 +107,35 @@ class FeatureMap:
         return shift - (self.M - np.eye(shift.shape[0])) @ to_numpy(self.center)
 
 
+@dataclass
+class LogitMap:
+    """Target points to the head's logits: ``x -> W (M x + m) + c``.
+
+    The composition of a :class:`FeatureMap` with the linear head ``(W, c)``; the
+    transport term measured between logits (``transport_space="logits"``) uses it
+    in place of the feature map. Reference points map to ``W z + c``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import FeatureMap, LogitMap
+    >>> lm = LogitMap(FeatureMap.identity(2), np.array([[1.0, 0.0]]), np.array([0.5]))
+    >>> lm.apply(np.array([[2.0, 3.0]])).tolist()
+    [[2.5]]
+    """
+
+    feature_map: FeatureMap
+    coef: object
+    intercept: object
+
+    def apply(self, X):
+        return self.feature_map.apply(X) @ self.coef.T + self.intercept
+
+    def convert(self, fn):
+        """The same map with ``fn`` applied to every array."""
+        return LogitMap(self.feature_map.convert(fn), fn(self.coef), fn(self.intercept))
+
+
 def apply_map(X, M, m):
     """``X @ M.T + m``; ``M=None`` means the identity.
 

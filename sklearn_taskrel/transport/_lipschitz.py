@@ -11,9 +11,18 @@ has gradient ``W^T (q - rho)``, where ``q = softmax(s)`` and
 a certified Lipschitz constant for every ``B``, every label and every input.
 The authors instead measure the largest gradient norm on sample points, which is a
 lower estimate of it.
+
+As a function of the logits ``s`` themselves the gradient is ``q - rho``, whose
+norm is at most ``||e_k - e_l|| = sqrt(2)`` (:data:`LOGIT_LIPSCHITZ`) whatever the
+head: measuring the transport between head logits instead of head inputs gives a
+bound that does not depend on the width of the embeddings.
 """
 
 import numpy as np
+
+#: Certified Lipschitz constant of the transformed cross-entropy in the head's
+#: logits (``sqrt(2)``, for every label map and label).
+LOGIT_LIPSCHITZ = float(np.sqrt(2.0))
 
 
 def certified_lipschitz(W):
