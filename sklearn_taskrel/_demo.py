@@ -82,15 +82,22 @@ def run_demo(*, n_target=300, n_test=150, n_reference=600, image_size=96,
         Z_ref, Z_t, Z_h = (extract_embeddings(encoder, X, batch_size=64) for X in (X_ref, X_t, X_h))
         embed_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        est = TaskRelatednessScorer(reference=ReferenceTask(Z_ref, y_ref),
+        reference = ReferenceTask(Z_ref, y_ref)  # both fits share its head
+        est = TaskRelatednessScorer(reference=reference,
                                     random_state=random_state).fit(Z_t, y_t)
+        seconds = time.perf_counter() - start
+        logit = TaskRelatednessScorer(reference=reference, transport_space="logits",
+                                      random_state=random_state).fit(Z_t, y_t)
         rows.append({"encoder": name, "task_relatedness": est.task_relatedness_,
                      **est.bound_terms_, "target_loss": est.target_loss_,
-                     "embed_seconds": embed_seconds,
-                     "seconds": time.perf_counter() - start,
+                     "task_relatedness_logits": logit.task_relatedness_,
+                     "embed_seconds": embed_seconds, "seconds": seconds,
                      "probe_accuracy": _probe_accuracy(Z_t, y_t, Z_h, y_h)})
     rows.sort(key=lambda r: r["task_relatedness"])
     out(format_table(rows))
+    by_logits = sorted(rows, key=lambda r: r["task_relatedness_logits"])
+    out("ranking by TR_logit (transport_space='logits', the transport term between head "
+        "logits): " + ", ".join(r["encoder"] for r in by_logits))
     out(f"total {time.perf_counter() - t0:.1f} s. Lower TR = more related = better "
         "expected transfer; probe_accuracy is a held-out sanity check, not used to rank.")
     return rows
@@ -101,11 +108,13 @@ def format_table(rows):
     cols = [("rank", "{:>4d}"), ("encoder", "{:<13s}"), ("task_relatedness", "{:>7.4f}"),
             ("reweighted_reference_loss", "{:>7.4f}"), ("conditional_entropy", "{:>7.4f}"),
             ("lipschitz", "{:>7.4f}"), ("wasserstein", "{:>8.3f}"), ("transport", "{:>7.4f}"),
-            ("target_loss", "{:>7.4f}"), ("embed_seconds", "{:>7.1f}"), ("seconds", "{:>6.2f}"),
+            ("target_loss", "{:>7.4f}"), ("task_relatedness_logits", "{:>8.4f}"),
+            ("embed_seconds", "{:>7.1f}"), ("seconds", "{:>6.2f}"),
             ("probe_accuracy", "{:>6.3f}")]
     short = {"task_relatedness": "TR", "reweighted_reference_loss": "ref_loss",
              "conditional_entropy": "H(T|R)", "lipschitz": "tau", "wasserstein": "W1",
-             "transport": "tau*W1", "target_loss": "tgt_CE", "embed_seconds": "embed_s",
+             "transport": "tau*W1", "target_loss": "tgt_CE",
+             "task_relatedness_logits": "TR_logit", "embed_seconds": "embed_s",
              "seconds": "TR_s",
              "probe_accuracy": "probe"}
     widths = [len(f.format(0 if "d}" in f else ("" if "s}" in f else 0.0))) for _, f in cols]

@@ -45,6 +45,7 @@ def _rank(args):
         est = TaskRelatednessScorer(reference=ReferenceTask(X_ref, y_ref),
                                     transforms=args.transforms,
                                     pseudo_labels=args.pseudo_labels,
+                                    transport_space=args.transport_space,
                                     random_state=args.random_state, verbose=args.verbose)
         try:
             est.fit(X, y)
@@ -110,6 +111,10 @@ def build_parser():
                    help="label-free mode (default reference)")
     r.add_argument("--transforms", default="learned_all",
                    choices=["learned_all", "learned_feature", "fixed"], help="default learned_all")
+    r.add_argument("--transport-space", default="features", choices=["features", "logits"],
+                   help="measure the transport term between embeddings (default, the paper's "
+                        "bound) or between the reference head's logits (width-free; better "
+                        "for ranking a zoo of encoders of different widths)")
     r.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     r.add_argument("--json", help="write the table as JSON")
     r.add_argument("--csv", help="write the table as CSV")

@@ -35,6 +35,17 @@ def test_rank_writes_table_json_and_csv(tmp_path, capsys):
     assert out_csv.read_text().splitlines()[0].startswith("encoder,task_relatedness")
 
 
+def test_rank_transport_space_logits(tmp_path):
+    good = _write(tmp_path / "good.npz", 0, noise=0.5)
+    bad = _write(tmp_path / "bad.npz", 0, noise=4.0)
+    out = tmp_path / "r.json"
+    assert main(["rank", str(bad), str(good), "--transport-space", "logits",
+                 "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["encoder"] for r in rows] == ["good", "bad"]
+    assert all(r["lipschitz"] == pytest.approx(2 ** 0.5) for r in rows)
+
+
 def test_rank_label_free(tmp_path):
     f = _write(tmp_path / "enc.npz", 3, with_y=False)
     out = tmp_path / "r.json"

@@ -36,20 +36,36 @@ LABELLED = [
     ("feature_map=diagonal", {"feature_map": "diagonal"}),
     ("variance_floor=0", {"variance_floor": 0.0}),
     ("head_penalty=0", {"head_penalty": 0.0}),
+    ("transport_space=logits", {"transport_space": "logits"}),
+    ("transport_space=logits, head_lipschitz=0.1",
+     {"transport_space": "logits", "head_lipschitz": 0.1}),
+    ("transport_space=logits, head_lipschitz=1",
+     {"transport_space": "logits", "head_lipschitz": 1.0}),
+    ("transport_space=logits, lipschitz=empirical",
+     {"transport_space": "logits", "lipschitz": "empirical"}),
 ]
 LABEL_FREE = [
     ("label-free default", {}),
     ("label-free head_lipschitz=1", {"head_lipschitz": 1.0}),
     ("label-free head_lipschitz=10", {"head_lipschitz": 10.0}),
     ("label-free lipschitz=empirical", {"lipschitz": "empirical"}),
+    ("label-free transport_space=logits", {"transport_space": "logits"}),
+    ("label-free transport_space=logits, lipschitz=empirical",
+     {"transport_space": "logits", "lipschitz": "empirical"}),
 ]
 #: the variants run by default (the choices the issue names: the Lipschitz cap of the
-#: head and the Lipschitz estimate, with and without labels; the reference task and
+#: head and the Lipschitz estimate, with and without labels, and the space of the
+#: transport term, head inputs or head logits; the reference task and
 #: the pseudo-label options are compared in the main run); ``--all-variants`` adds
 #: alpha, feature_map, variance_floor and head_penalty
 CORE = ("default", "head_lipschitz=0.1", "head_lipschitz=1", "head_lipschitz=10",
         "lipschitz=empirical", "label-free default", "label-free head_lipschitz=1",
-        "label-free head_lipschitz=10", "label-free lipschitz=empirical")
+        "label-free head_lipschitz=10", "label-free lipschitz=empirical",
+        "transport_space=logits", "transport_space=logits, head_lipschitz=0.1",
+        "transport_space=logits, head_lipschitz=1",
+        "transport_space=logits, lipschitz=empirical",
+        "label-free transport_space=logits",
+        "label-free transport_space=logits, lipschitz=empirical")
 HEAD_GRID = ("default", "head_lipschitz=0.1", "head_lipschitz=1", "head_lipschitz=10")
 
 #: estimator changes scored from the fitted terms (no refit): name -> (description, fn)

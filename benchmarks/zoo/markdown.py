@@ -58,7 +58,9 @@ def goals_text(doc):
     lines = [
         f"- Goal 1, TR's mean weighted τ at least that of the best baseline: "
         f"**{f(g.get('tr_at_least_best_baseline'))}** ({g['tr']}: {f(g['tr_weighted_tau'])}; "
-        f"best baseline {g['best_baseline']}: {f(g['best_baseline_weighted_tau'])}).",
+        f"best baseline {g['best_baseline']}: {f(g['best_baseline_weighted_tau'])}; "
+        f"best TR variant {g.get('best_tr')}: {f(g.get('best_tr_weighted_tau'))}, "
+        f"at least the best baseline: **{f(g.get('best_tr_at_least_best_baseline'))}**).",
         f"- Goal 2, label-free TR at least LogME: "
         f"**{f(g.get('label_free_at_least_logme'))}** ({g['label_free_default']}: "
         f"{f(g['label_free_default_weighted_tau'])}; LogME: {f(g['logme_weighted_tau'])}; "
@@ -156,7 +158,8 @@ def zoo_section(name, z, doc):
     out.append("")
     # per target agreement of the main methods
     ag = z["agreement"][kind]
-    main = ["TR learned_all", "TR label-free (reference)", "LogME"]
+    main = ["TR learned_all", "TR learned_all [logits]", "TR label-free (reference)",
+            "TR label-free (reference) [logits]", "LogME"]
     best_base = doc["goals"].get("best_baseline")
     if best_base and best_base not in main:
         main.append(best_base)

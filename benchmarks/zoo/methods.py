@@ -54,6 +54,9 @@ class Method:
 
 
 # ----------------------------------------------------------------------------- TR
+#: suffix of the TR rows whose Wasserstein term is measured between head logits
+LOGITS = "[logits]"
+
 def _fixed_label_map(y, y_ref):
     """Target class ``t`` -> reference class ``t mod K_R`` (labels are codes 0..K-1).
 
@@ -103,10 +106,21 @@ def tr_methods(reference_options=(), default_reference=None):
         Method("TR fixed", "TR", tr_compute("fixed"), needs_reference=True,
                description="nothing learned (FixedAll), same fixed label map"),
     ]
+    out.append(Method(f"TR learned_all {LOGITS}", "TR",
+                      tr_compute("learned_all", transport_space="logits"),
+                      needs_reference=True, params={"transport_space": "logits"},
+                      description="learned_all with the Wasserstein term between head logits "
+                                  "(transport_space='logits')"))
     for pl in ("reference", "cluster", "none"):
         out.append(Method(f"TR label-free ({pl})", "TR label-free",
                           tr_compute("learned_all", pseudo_labels=pl), needs_reference=True,
                           description=f"no target labels; pseudo_labels={pl!r}"))
+    out.append(Method(f"TR label-free (reference) {LOGITS}", "TR label-free",
+                      tr_compute("learned_all", pseudo_labels="reference",
+                                 transport_space="logits"),
+                      needs_reference=True, params={"transport_space": "logits"},
+                      description="no target labels; pseudo_labels='reference', "
+                                  "transport_space='logits'"))
     for ref in reference_options:
         if ref != default_reference:
             out.append(Method(f"TR learned_all [ref={ref}]", "TR (reference option)",

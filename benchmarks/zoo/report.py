@@ -158,6 +158,8 @@ def goals(summary):
     best = max(baselines, key=baselines.get) if baselines else None
     free = {m: wt(m) for m, s in summary.items() if s["family"] == "TR label-free"
             and wt(m) is not None}
+    labelled = {m: wt(m) for m, s in summary.items() if s["family"] == "TR"
+                and wt(m) is not None}
     out = {"tr": "TR learned_all", "tr_weighted_tau": wt("TR learned_all"),
            "best_baseline": best, "best_baseline_weighted_tau": baselines.get(best),
            "logme_weighted_tau": wt("LogME"),
@@ -165,6 +167,14 @@ def goals(summary):
            "label_free_default_weighted_tau": wt("TR label-free (reference)"),
            "best_label_free": max(free, key=free.get) if free else None}
     out["best_label_free_weighted_tau"] = free.get(out["best_label_free"])
+    out["best_tr"] = max(labelled, key=labelled.get) if labelled else None
+    out["best_tr_weighted_tau"] = labelled.get(out["best_tr"])
+    if out["best_tr_weighted_tau"] is not None and best is not None:
+        out["best_tr_at_least_best_baseline"] = bool(
+            out["best_tr_weighted_tau"] >= baselines[best])
+    if out["best_label_free_weighted_tau"] is not None and out["logme_weighted_tau"] is not None:
+        out["best_label_free_at_least_logme"] = bool(
+            out["best_label_free_weighted_tau"] >= out["logme_weighted_tau"])
     if out["tr_weighted_tau"] is not None and best is not None:
         out["tr_at_least_best_baseline"] = bool(out["tr_weighted_tau"] >= baselines[best])
     if out["label_free_default_weighted_tau"] is not None and out["logme_weighted_tau"] is not None:
