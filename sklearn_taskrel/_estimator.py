@@ -518,7 +518,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 learn_label_map=learn, assignment=assignment, feature_map=fmap,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
                 tol=self.tol, chunk_size=self._chunk_size(), rng=rng,
-                callback=self._iteration_callback())
+                callback=self._iteration_callback(), logit_head=self._logit_head())
             tr = replace(tr, feature_map=tr.feature_map.convert(to_numpy))
         self.transformation_ = tr
         return tr
@@ -556,10 +556,16 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         trb = self._tr_on_backend(tr)
         if self.transport_space == "features":
             return self._ref_blocks(), trb
-        W = self._on_backend(self.head_coef_, np.float64)
-        c = self._on_backend(self.head_intercept_, np.float64)
+        W, c = self._logit_head()
         blocks = [Z @ W.T + c for Z in self._ref_blocks()]
         return blocks, replace(trb, feature_map=LogitMap(trb.feature_map, W, c))
+
+    def _logit_head(self):
+        """``(W, c)`` on the working backend with ``transport_space="logits"``, else None."""
+        if self.transport_space != "logits":
+            return None
+        return (self._on_backend(self.head_coef_, np.float64),
+                self._on_backend(self.head_intercept_, np.float64))
 
     def _lipschitz(self, Zt_s, tr):
         """Certified or empirical Lipschitz constant of the transport term."""
@@ -605,7 +611,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 ref_prior=self.reference_prior_,
                 feature_map="identity" if self.transforms == "fixed" else self.feature_map,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
-                tol=self.tol, chunk_size=self._chunk_size(), rng=rng)
+                tol=self.tol, chunk_size=self._chunk_size(), rng=rng,
+                logit_head=self._logit_head())
             tr = replace(tr, feature_map=tr.feature_map.convert(to_numpy))
             self.transformation_ = tr
             self.pseudo_labels_ = None
@@ -679,7 +686,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
             terms = bound_terms(tr.class_prior, None, L, W, tau)
             D, B = tr.class_prior, np.eye(K_R)
-        elif (getattr(tr, "terms", None) is not None and self._fit_on_all and not logits
+        elif (getattr(tr, "terms", None) is not None and self._fit_on_all
               and tr.terms["lipschitz"] == tau):
             # The fit already evaluated the bound on this very sample.
             terms = dict(tr.terms)

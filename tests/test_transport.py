@@ -7,11 +7,13 @@ import pytest
 from numpy.testing import assert_allclose
 
 from sklearn_taskrel.transport import (
+    LogitMap,
     certified_lipschitz,
     chunked_wasserstein,
     conditional_entropy,
     empirical_lipschitz,
     euclidean_cost,
+    evaluate_transformation,
     exact_transport,
     fit_transformation,
     joint_from_assignment,
@@ -200,6 +202,30 @@ def test_fit_transformation_identical_tasks():
     assert_allclose(tr.assignment, [0, 1, 2])
     assert tr.terms["wasserstein"] == pytest.approx(0.0, abs=1e-6)
     assert tr.terms["task_relatedness"] == pytest.approx(L.mean(), abs=1e-6)
+
+
+def test_fit_transformation_logit_head_reports_the_logit_bound_of_the_kept_map():
+    rng = np.random.RandomState(10)
+    Z = [rng.normal(size=(25, 4)) + 3 * np.eye(4)[k] for k in range(3)]
+    X = np.vstack(Z) @ np.diag([1.5, 1.0, 0.7, 1.2]) + 0.5
+    y = np.repeat(np.arange(3), 25)
+    prior, L = np.full(3, 1 / 3), np.array([0.2, 0.3, 0.4])
+    W, c = rng.normal(size=(3, 4)), np.array([0.1, 0.0, -0.1])
+    tr = fit_transformation(Z, X, y, L, 1.0, prior, rng=np.random.RandomState(0),
+                            logit_head=(W, c))
+    assert tr.terms["lipschitz"] == pytest.approx(np.sqrt(2))
+    logits = LogitMap(tr.feature_map, W, c)
+    terms, _ = evaluate_transformation([Zr @ W.T + c for Zr in Z], X, y,
+                                       Transformation(tr.assignment, tr.joint, tr.class_prior,
+                                                      logits), L, np.sqrt(2), prior)
+    # (the map is fitted in float32: agreement to float32 precision)
+    assert terms["task_relatedness"] == pytest.approx(tr.terms["task_relatedness"], rel=1e-6)
+    # the kept map is the better of the two candidates under this bound
+    start = Transformation(tr.assignment, tr.joint, tr.class_prior,
+                           LogitMap(FeatureMap.identity(4), W, c))
+    start_terms, _ = evaluate_transformation([Zr @ W.T + c for Zr in Z], X, y, start, L,
+                                             np.sqrt(2), prior)
+    assert tr.terms["task_relatedness"] <= start_terms["task_relatedness"] + 1e-12
 
 
 def test_fit_transformation_label_free_uses_reference_prior():

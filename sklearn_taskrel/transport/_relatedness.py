@@ -41,6 +41,7 @@ from sklearn_taskrel.transport._assignment import (
 from sklearn_taskrel.transport._backend import as_float64, concat, is_torch, zeros
 from sklearn_taskrel.transport._classwise import chunked_wasserstein, class_pair_costs
 from sklearn_taskrel.transport._feature_map import FeatureMap, RidgeMapSolver
+from sklearn_taskrel.transport._lipschitz import LOGIT_LIPSCHITZ
 
 
 @dataclass
@@ -261,7 +262,7 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
                        label_free=False, ref_prior=None, feature_map="affine",
                        alpha=1.0, max_iter=30, tol=1e-3, chunk_size=2000,
                        pair_max_samples=64, descent_max_per_class=256, rng=None,
-                       callback=None, ot_max_iter=1_000_000):
+                       callback=None, ot_max_iter=1_000_000, logit_head=None):
     """Minimise the bound over class prior, label map and feature map.
 
     The label map is chosen exactly given class-pair W1 costs
@@ -315,6 +316,11 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
     rng : numpy.random.RandomState
     callback : callable or None
         Called as ``callback(iteration, cost)`` after every iteration.
+    logit_head : tuple (W, c) or None
+        With the head's weights, the bound that selects the kept map (and that is
+        returned in ``terms``) measures the transport between head logits, times
+        ``sqrt(2)`` (``transport_space="logits"``); ``lipschitz`` then only weighs
+        the feature-space class-pair costs of the label map.
 
     Returns
     -------
@@ -360,11 +366,20 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         joint = joint_from_assignment(a, target_prior, K_R)
         return a, joint, prior_and_label_map(joint)[0]
 
+    if logit_head is None:
+        bound_blocks, bound_tau = Z_ref_by_class, tau
+    else:
+        W_head, c_head = logit_head
+        bound_blocks = [Z @ W_head.T + c_head for Z in Z_ref_by_class]
+        bound_tau = LOGIT_LIPSCHITZ if len(Z_ref_by_class) > 1 else 0.0
+
     def bound_of(tr, X_mapped):
+        if logit_head is not None:
+            X_mapped = X_mapped @ W_head.T + c_head
         W, _, _ = transport_with_weights(
-            Z_ref_by_class, X_mapped, y_tgt, tr, target_prior, chunk_size=chunk_size,
+            bound_blocks, X_mapped, y_tgt, tr, target_prior, chunk_size=chunk_size,
             rng=np.random.RandomState(chunk_seed), want_weights=False, max_iter=ot_max_iter)
-        return bound_terms(tr.class_prior, tr.joint, L, W, tau)
+        return bound_terms(tr.class_prior, tr.joint, L, W, bound_tau)
 
     identity = FeatureMap(shift=zeros(Z_ref_by_class[0], (d,)))
     sub_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
