@@ -139,7 +139,7 @@ def bench_logme(d, repeats=5):
     *cold*: a fresh ReferenceTask, so the reference head is fitted inside the timed
     fit; *warm*: a ReferenceTask that already holds the head (every fit after the
     first on one reference and encoder: the other folds of a cross-validation, the
-    other targets of a study).
+    other targets of a study). The same two with ``transport_space="logits"``.
     """
     from sklearn_taskrel import ReferenceTask
     from sklearn_taskrel.metrics import logme_score
@@ -148,18 +148,21 @@ def bench_logme(d, repeats=5):
     shared = ReferenceTask(d["Z_ref_train"], d["y_ref_train"])
     logme_score(Z, y)
     fit_tr(d, 0, reference=shared)  # fills the shared head cache
-    times = {"cold": [], "warm": [], "logme": []}
+    logits = {"transport_space": "logits"}
+    times = {"cold": [], "warm": [], "cold_logits": [], "warm_logits": [], "logme": []}
     for _ in range(repeats):
         times["cold"].append(fit_tr(d, 0)[0])
         times["warm"].append(fit_tr(d, 0, reference=shared)[0])
+        times["cold_logits"].append(fit_tr(d, 0, **logits)[0])
+        times["warm_logits"].append(fit_tr(d, 0, reference=shared, **logits)[0])
         times["logme"].append(_timeit(lambda: logme_score(Z, y)))
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
-    return {"seconds": times, "median_seconds": med, "min_seconds": best,
-            "tr_over_logme_cold_median": med["cold"] / med["logme"],
-            "tr_over_logme_warm_median": med["warm"] / med["logme"],
-            "tr_over_logme_cold_min": best["cold"] / best["logme"],
-            "tr_over_logme_warm_min": best["warm"] / best["logme"]}
+    out = {"seconds": times, "median_seconds": med, "min_seconds": best}
+    for k in ("cold", "warm", "cold_logits", "warm_logits"):
+        out[f"tr_over_logme_{k}_median"] = med[k] / med["logme"]
+        out[f"tr_over_logme_{k}_min"] = best[k] / best["logme"]
+    return out
 
 
 GROWTH_CHILD = r"""
