@@ -20,7 +20,6 @@ from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.exceptions import DegenerateTaskWarning
 from sklearn_taskrel.transport import (
     FEATURE_MAPS,
-    LOGIT_LIPSCHITZ,
     LogitMap,
     certified_lipschitz,
     empirical_lipschitz,
@@ -31,7 +30,7 @@ from sklearn_taskrel.transport import (
     prior_and_label_map,
 )
 from sklearn_taskrel.transport._backend import to_numpy
-from sklearn_taskrel.transport._lipschitz import softmax
+from sklearn_taskrel.transport._lipschitz import LOGIT_LIPSCHITZ, softmax
 from sklearn_taskrel.utils._compat import Interval, StrOptions, _fit_context
 from sklearn_taskrel.utils._device import resolve_device
 from sklearn_taskrel.utils._scaling import FlooredStandardScaler
@@ -258,7 +257,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     def __init__(self, reference=None, encoder=None, *, transforms="learned_all",
                  pseudo_labels="reference", n_clusters=None, n_pseudo_rounds=3,
                  label_map=None, method="fast", feature_map="affine", alpha=1.0,
-                 lipschitz="certified", transport_space="features", variance_floor=0.1, head_lipschitz=0.02, head_penalty=1e4,
+                 lipschitz="certified", transport_space="features", variance_floor=0.1,
+                 head_lipschitz=0.02, head_penalty=1e4,
                  head_max_iter=300, max_iter=None, tol=2e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
                  mixed_precision=False, transport_backend="auto", memory=None,
@@ -560,6 +560,19 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         blocks = [Z @ W.T + c for Z in self._ref_blocks()]
         return blocks, replace(trb, feature_map=LogitMap(trb.feature_map, W, c))
 
+    def _terms_without_labels(self, Zt_s, tr, tau):
+        """Bound terms of a transformation without a label map (``pseudo_labels="none"``):
+        one transport problem between the reweighted reference and the whole target."""
+        from sklearn_taskrel.transport import bound_terms
+        from sklearn_taskrel.transport._relatedness import transport_with_weights
+
+        blocks, trb = self._transport_view(tr)
+        W, _, _ = transport_with_weights(
+            blocks, self._on_backend(Zt_s), np.zeros(len(Zt_s), dtype=int), trb, None,
+            chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
+            want_weights=False, feature_map=trb.feature_map)
+        return bound_terms(tr.class_prior, None, self.reference_class_losses_, W, tau)
+
     def _logit_head(self):
         """``(W, c)`` on the working backend with ``transport_space="logits"``, else None."""
         if self.transport_space != "logits":
@@ -675,16 +688,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         tau = self.lipschitz_ = self._lipschitz(Zt_s, tr)
         logits = self.transport_space == "logits"
         if tr.joint is None:
-            from sklearn_taskrel.transport._relatedness import transport_with_weights
-
-            blocks, trb = self._transport_view(tr)
-            W, _, _ = transport_with_weights(
-                blocks, self._on_backend(Zt_s), y_eval, trb, None,
-                chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
-                want_weights=False, feature_map=trb.feature_map)
-            from sklearn_taskrel.transport import bound_terms
-
-            terms = bound_terms(tr.class_prior, None, L, W, tau)
+            terms = self._terms_without_labels(Zt_s, tr, tau)
             D, B = tr.class_prior, np.eye(K_R)
         elif (getattr(tr, "terms", None) is not None and self._fit_on_all
               and tr.terms["lipschitz"] == tau):
@@ -777,15 +781,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         tr = self.transformation_
         L = self.reference_class_losses_
         if tr.joint is None:
-            from sklearn_taskrel.transport import bound_terms
-            from sklearn_taskrel.transport._relatedness import transport_with_weights
-
-            blocks, trb = self._transport_view(tr)
-            W, _, _ = transport_with_weights(
-                blocks, self._on_backend(Zt_s), np.zeros(len(Zt_s), dtype=int),
-                trb, None, chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
-                want_weights=False, feature_map=trb.feature_map)
-            return bound_terms(tr.class_prior, None, L, W, self.lipschitz_)
+            return self._terms_without_labels(Zt_s, tr, self.lipschitz_)
         if y is None:
             if self.pseudo_labels_ is None:
                 raise ValueError(
@@ -800,8 +796,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         prior = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
         blocks, trv = self._transport_view(tr)
         terms, _ = evaluate_transformation(
-            blocks, self._on_backend(Zt_s), codes, trv, L, self.lipschitz_, prior, chunk_size=self._chunk_size(),
-            rng=np.random.RandomState(0))
+            blocks, self._on_backend(Zt_s), codes, trv, L, self.lipschitz_, prior,
+            chunk_size=self._chunk_size(), rng=np.random.RandomState(0))
         return terms
 
     def score(self, X, y=None):

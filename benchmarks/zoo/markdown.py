@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from benchmarks.zoo.agreement import METRICS
+from benchmarks.zoo.methods import LOGITS
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = {"weighted_tau": "weighted τ", "kendall_tau": "Kendall τ", "pearson": "Pearson",
@@ -158,8 +159,8 @@ def zoo_section(name, z, doc):
     out.append("")
     # per target agreement of the main methods
     ag = z["agreement"][kind]
-    main = ["TR learned_all", "TR learned_all [logits]", "TR label-free (reference)",
-            "TR label-free (reference) [logits]", "LogME"]
+    main = ["TR learned_all", f"TR learned_all {LOGITS}", "TR label-free (reference)",
+            f"TR label-free (reference) {LOGITS}", "LogME"]
     best_base = doc["goals"].get("best_baseline")
     if best_base and best_base not in main:
         main.append(best_base)

@@ -18,7 +18,6 @@ from sklearn_taskrel.transport._feature_map import (
     invert_map,
 )
 from sklearn_taskrel.transport._lipschitz import (
-    LOGIT_LIPSCHITZ,  # noqa: F401  (the estimator's constant, not in __all__)
     certified_lipschitz,
     empirical_lipschitz,
 )
