@@ -116,7 +116,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         it does not grow with the width of the embeddings (in ``"features"`` the
         Wasserstein distance of standardised embeddings of small samples grows like
         the square root of their effective width, which makes narrow encoders look
-        related). The transformations are fitted in feature space either way.
+        related). The label map and the feature map are fitted in feature space
+        either way; with ``"logits"`` and ``feature_map="affine"`` the map descent
+        then continues on the logit transport itself (a ridge step in the logits,
+        lifted back by the pseudo-inverse of ``W``), and the map with the lower
+        logit bound is kept.
     variance_floor : float, default=0.1
         Each domain is standardised by ``sqrt(var + variance_floor * mean(var))``
         (0: plain standardisation, as in the authors' scripts). The floor keeps

@@ -14,6 +14,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import Pipeline
 
 from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
+from sklearn_taskrel.transport import LogitMap, Transformation, evaluate_transformation
 
 N_FEATURES = 8
 
@@ -184,11 +185,20 @@ def test_logit_transport_space_is_a_tighter_bound_for_the_same_transformations(
                           random_state=7, means=means, noise=1.5)
     feat = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz)
     logit = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz, transport_space="logits")
-    # the transformations are fitted in feature space either way
+    # the label map is fitted in feature space either way; the feature map then
+    # descends on the logit transport, so its logit bound beats the feature fit's map
     assert_allclose(logit.label_map_, feat.label_map_)
-    assert_allclose(logit.target_map_[0], feat.target_map_[0])
-    assert logit.target_loss_ == pytest.approx(feat.target_loss_, rel=1e-9)
     t = logit.bound_terms_
+    W, c = logit.head_coef_, logit.head_intercept_
+    assert_allclose(W, feat.head_coef_)
+    tr = feat.transformation_
+    feat_in_logits, _ = evaluate_transformation(
+        [Z @ W.T + c for Z in feat._Z_ref_by_class], feat.target_scaler_.transform(1.2 * Xt),
+        np.searchsorted(feat.classes_, yt),
+        Transformation(tr.assignment, tr.joint, tr.class_prior,
+                       LogitMap(tr.feature_map, W, c)),
+        feat.reference_class_losses_, t["lipschitz"])
+    assert t["wasserstein"] < feat_in_logits["wasserstein"]
     assert _terms_sum(logit) == pytest.approx(logit.task_relatedness_, rel=1e-12)
     assert t["transport"] == pytest.approx(t["lipschitz"] * t["wasserstein"])
     if lipschitz == "certified":
@@ -425,10 +435,11 @@ def test_torch_transport_backend_matches_numpy_on_cpu(reference, params):
     a = _fit(reference, 1.3 * Xt + 0.5, yt, transport_backend="numpy", **params)
     b = _fit(reference, 1.3 * Xt + 0.5, yt, transport_backend="torch", device="cpu", **params)
     assert b.task_relatedness_ == pytest.approx(a.task_relatedness_, rel=1e-8)
+    # (the map algebra runs in float32 on both backends; their roundings differ)
     for key in a.bound_terms_:
-        assert b.bound_terms_[key] == pytest.approx(a.bound_terms_[key], rel=1e-7, abs=1e-10)
+        assert b.bound_terms_[key] == pytest.approx(a.bound_terms_[key], rel=1e-6, abs=1e-10)
     assert_allclose(b.predict_proba(Xt), a.predict_proba(Xt), rtol=1e-6, atol=1e-9)
-    assert b.score(Xt, yt) == pytest.approx(a.score(Xt, yt), rel=1e-8)
+    assert b.score(Xt, yt) == pytest.approx(a.score(Xt, yt), rel=1e-7)
     assert isinstance(b.target_map_[0], np.ndarray)
 
 

@@ -174,6 +174,40 @@ def test_float32_map_algebra_matches_float64(n, d):
     assert_allclose(results["float32"][1], results["float64"][1], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("n, d", [(60, 5), (6, 9)])
+def test_lifted_logit_residual_moves_the_logits_exactly(n, d):
+    # A residual fitted in a k-dim image W (k < d) and lifted by W^+ moves the
+    # image of the map by exactly the fitted residuals (primal and dual forms).
+    rng = np.random.RandomState(11)
+    X, Z = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    w = rng.uniform(0.5, 1.5, size=n)
+    w /= w.sum()
+    W = rng.normal(size=(3, d))
+    solver = RidgeMapSolver(X, w, "affine", 0.4, dtype="float64")
+    assert solver.dual == (n <= d)
+    state, mapped = solver.step(w[:, None] * Z)
+    R = rng.normal(size=(n, 3))
+    shift = rng.normal(size=3)
+    S = w[:, None] * (R - (w @ R) / w.sum())
+    fitted = solver.residual_step(S)
+    new_state, moved = solver.lift(state, S, shift, np.linalg.pinv(W))
+    fmap = solver.build(new_state)
+    assert_allclose(fmap.apply(X), mapped + moved, atol=1e-9)
+    assert_allclose((fmap.apply(X) - mapped) @ W.T, fitted + shift, atol=1e-9)
+    # the fitted residuals are the weighted ridge solution in the k-dim space
+    c = w @ X / w.sum()
+    Xc = X - c
+    delta = np.linalg.solve(Xc.T @ (w[:, None] * Xc) + 0.4 * np.eye(d), Xc.T @ S).T
+    assert_allclose(fitted, Xc @ delta.T, atol=1e-9)
+
+
+def test_residual_step_needs_the_affine_family():
+    X = np.random.RandomState(0).normal(size=(10, 3))
+    solver = RidgeMapSolver(X, np.full(10, .1), "diagonal", 1.0)
+    with pytest.raises(ValueError, match="kind='affine', not 'diagonal'"):
+        solver.residual_step(np.zeros((10, 2)))
+
+
 def test_invert_map_round_trip():
     rng = np.random.RandomState(6)
     M = np.eye(4) + 0.2 * rng.normal(size=(4, 4))
@@ -226,6 +260,44 @@ def test_fit_transformation_logit_head_reports_the_logit_bound_of_the_kept_map()
     start_terms, _ = evaluate_transformation([Zr @ W.T + c for Zr in Z], X, y, start, L,
                                              np.sqrt(2), prior)
     assert tr.terms["task_relatedness"] <= start_terms["task_relatedness"] + 1e-12
+
+
+@pytest.mark.parametrize("label_free", [False, True])
+def test_logit_descent_lowers_the_logit_bound_of_the_feature_space_map(label_free):
+    # With a logit head the map descent continues on the logit transport: its squared
+    # cost decreases monotonically and the kept map's logit bound is no worse than
+    # that of the map the feature-space descent alone finds (same label map).
+    rng = np.random.RandomState(12)
+    Z = [rng.normal(size=(40, 6)) + 2.5 * np.eye(6)[k] for k in range(3)]
+    A = np.eye(6) + 0.4 * rng.normal(size=(6, 6))
+    X = np.vstack([rng.normal(size=(40, 6)) + 2.5 * np.eye(6)[k] for k in range(3)]) @ A.T
+    y = np.repeat(np.arange(3), 40)
+    prior, L = np.full(3, 1 / 3), np.array([0.2, 0.3, 0.4])
+    W, c = 0.8 * rng.normal(size=(3, 6)), np.array([0.1, 0.0, -0.1])
+    kw = dict(label_free=True, ref_prior=prior, target_prior=None) if label_free else \
+        dict(target_prior=prior)
+    y_fit = np.zeros(len(y), dtype=int) if label_free else y
+    feat = fit_transformation(Z, X, y_fit, L, 1.0, rng=np.random.RandomState(0), **kw)
+    tr = fit_transformation(Z, X, y_fit, L, 1.0, rng=np.random.RandomState(0),
+                            logit_head=(W, c), **kw)
+    logit_costs = [h["squared_logit_transport"] for h in tr.history
+                   if "squared_logit_transport" in h]
+    assert len(logit_costs) >= 2
+    assert np.all(np.diff(logit_costs) <= 1e-9 * logit_costs[0])
+    blocks = [Zr @ W.T + c for Zr in Z]
+
+    def logit_bound(t):
+        view = Transformation(t.assignment, t.joint, t.class_prior,
+                              LogitMap(t.feature_map, W, c))
+        if label_free:
+            return fit_transformation(blocks, view.map(X), y_fit, L, np.sqrt(2), None,
+                                      label_free=True, ref_prior=prior,
+                                      feature_map="identity").terms["task_relatedness"]
+        return evaluate_transformation(blocks, X, y, view, L, np.sqrt(2),
+                                       prior)[0]["task_relatedness"]
+
+    assert_allclose(tr.terms["task_relatedness"], logit_bound(tr), rtol=1e-6)
+    assert tr.terms["task_relatedness"] < logit_bound(feat) - 1e-4
 
 
 def test_fit_transformation_label_free_uses_reference_prior():

@@ -222,10 +222,48 @@ class RidgeMapSolver:
         if self.kind == "diagonal":
             delta = einsum("jk,jk->k", self.Xc, WS) / (self.sxx + self.alpha)
             return (shift, delta), self.X + shift + self.Xc * delta
+        part, moved = self._ridge(WS)
+        return (shift, part), self.X + shift + moved
+
+    def _ridge(self, WS):
+        """Affine ridge solution for weighted centered residuals ``WS`` (n, k).
+
+        Returns the part a state stores (``delta`` of shape (k, d), or ``WS`` itself
+        in dual form) and ``X_c @ delta.T``. Both are linear in ``WS``.
+        """
         if self.dual:
-            return (shift, WS), self.X + shift + self.H @ WS
+            return WS, self.H @ WS
         delta = cholesky_solve(self.factor, self.Xc.T @ WS).T
-        return (shift, delta), self.X + shift + self.Xc @ delta.T
+        return delta, self.Xc @ delta.T
+
+    def residual_step(self, WS):
+        """The ridge fit of weighted centered residual targets of any width ``k``.
+
+        ``WS[j] = w_j (r_j - rbar)`` for residual targets ``r_j`` in a space of
+        dimension ``k`` (e.g. the head's logits); the fit minimises
+        ``sum_j w_j ||r_j - rbar - Delta x_cj||^2 + alpha ||Delta||_F^2`` over
+        ``Delta`` of shape (k, d) with this solver's factorisation, and the fitted
+        residuals ``X_c @ Delta.T`` (n, k) are returned.
+        """
+        if self.kind != "affine":
+            raise ValueError(f"residual_step needs kind='affine', not {self.kind!r}.")
+        return astype(self._ridge(astype(WS, self.dtype))[1], self.out_dtype)
+
+    def lift(self, state, WS, shift, back):
+        """``state`` with a residual fit lifted into feature space by ``back``.
+
+        For residuals fitted in a space ``k`` reached through a linear map ``W``
+        (k, d) and ``back`` (d, k) with ``W @ back = I`` (e.g. the pseudo-inverse),
+        the feature map ``u + back (Delta x_c + shift)`` moves the image under ``W``
+        by exactly ``Delta x_c + shift``. Returns the new state and the feature-space
+        move ``X_c @ (back Delta).T + back shift`` of the target points.
+        """
+        back = astype(back, self.dtype)
+        part, moved = self._ridge(astype(WS, self.dtype) @ back.T)
+        old_shift, old_part = state
+        extra = astype(shift, self.dtype) @ back.T
+        new_state = (old_shift + extra, old_part + part)
+        return new_state, astype(moved + extra, self.out_dtype)
 
     def build(self, state):
         """The :class:`FeatureMap` of a state returned by :meth:`step`.

@@ -38,7 +38,14 @@ from sklearn_taskrel.transport._assignment import (
     prior_and_label_map,
     solve_assignment,
 )
-from sklearn_taskrel.transport._backend import as_float64, concat, is_torch, zeros
+from sklearn_taskrel.transport._backend import (
+    as_float64,
+    concat,
+    is_torch,
+    like,
+    to_numpy,
+    zeros,
+)
 from sklearn_taskrel.transport._classwise import chunked_wasserstein, class_pair_costs
 from sklearn_taskrel.transport._feature_map import FeatureMap, RidgeMapSolver
 from sklearn_taskrel.transport._lipschitz import LOGIT_LIPSCHITZ
@@ -411,6 +418,12 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
             state, X_mapped = solver.step(Y)
         final = Transformation(a, joint, D, solver.build(state) if solver else identity)
         candidates.append((final, X_mapped))
+        if logit_head is not None and solver is not None and solver.kind == "affine" and K_R > 1:
+            state, X_mapped = _descend_in_logits(
+                solver, state, X_mapped, logit_head, Z_descent, y_tgt, final, target_prior,
+                max_iter=max_iter, tol=tol, chunk_size=chunk_size, chunk_seed=chunk_seed,
+                ot_max_iter=ot_max_iter, history=history, callback=callback)
+            candidates.append((Transformation(a, joint, D, solver.build(state)), X_mapped))
     best, best_terms = None, None
     for tr, X_mapped in candidates:
         terms = bound_of(tr, X_mapped)
@@ -422,3 +435,49 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
     best.terms = best_terms
     best.mapped_target = dict((id(tr), X_m) for tr, X_m in candidates)[id(best)]
     return best
+
+
+def _descend_in_logits(solver, state, X_mapped, logit_head, Z_descent, y_tgt, tr,
+                       target_prior, *, max_iter, tol, chunk_size, chunk_seed, ot_max_iter,
+                       history, callback):
+    r"""Continue the map descent on the transport between head logits.
+
+    The logit bound's transport compares ``W z + c`` with ``W (M x + m) + c``, so only
+    ``W M`` and ``W m`` matter to it. With the label map fixed, this alternates exact
+    squared-Euclidean plans between the logits with the ridge step
+
+    .. math::
+
+        \min_{\Delta, \delta} \sum_{ij} P_{ij} \|l_i - (W u_j + c) - \Delta x_{cj}
+        - \delta\|^2 + \alpha \|\Delta\|_F^2
+
+    (``u_j`` the target under the feature-space map, ``l_i`` reference logits), a
+    descent of one objective as in feature space, shrunk toward the feature-space
+    solution. It is lifted back by ``W^+``: ``M' = M + W^+ Delta`` and
+    ``m' = m + W^+ delta`` give ``W M' = W M + Delta`` whenever ``W`` has full row
+    rank (``K_R <= d``), so the result is an affine map of the same family; the
+    caller evaluates the bound on the lifted map itself.
+    """
+    W_head, c_head = logit_head
+    back = like(W_head, np.linalg.pinv(to_numpy(W_head)))
+    blocks = [Z @ W_head.T + c_head for Z in Z_descent]
+    base = X_mapped @ W_head.T + c_head
+    logits, prev, fitted = base, np.inf, None
+    for _ in range(max_iter):
+        W2, Y, w = transport_with_weights(
+            blocks, logits, y_tgt, tr, target_prior, chunk_size=chunk_size,
+            rng=np.random.RandomState(chunk_seed), max_iter=ot_max_iter, squared=True)
+        history.append({"iteration": len(history) + 1, "squared_logit_transport": float(W2)})
+        if callback is not None:
+            callback(len(history), float(W2))
+        if prev - W2 <= tol * W2:
+            break
+        prev = W2
+        shift = (Y.sum(0) - w @ base) / w.sum()
+        S = Y - w[:, None] * (base + shift)
+        logits = base + shift + solver.residual_step(S)
+        fitted = (S, shift)
+    if fitted is None:
+        return state, X_mapped
+    state, moved = solver.lift(state, *fitted, back)
+    return state, X_mapped + moved
