@@ -235,3 +235,17 @@ def test_markdown_page(quick_result, tmp_path):
         assert (page.parent / link).exists(), link
     for m in doc["summary"]:
         assert re.search(rf"^\| (\*\*)?{re.escape(m)}(\*\*)? \|", text, re.M), m
+
+
+def test_ablation_min_over_variants_takes_the_smallest_fitted_tr():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.zoo.ablation import HEAD_GRIDS, LABELLED, min_over_variants
+
+    scores = {"TR a": {"t": {"e1": {"terms": {"task_relatedness": 2.0}},
+                             "e2": {"error": "failed"}}},
+              "TR b": {"t": {"e1": {"terms": {"task_relatedness": 1.5}},
+                             "e2": {"terms": {"task_relatedness": 3.0}}}}}
+    per = min_over_variants(scores, ("a", "b", "not run"), ["t"], ["e1", "e2", "e3"])
+    assert per == {"t": {"e1": -1.5, "e2": -3.0}}
+    for grid, _ in HEAD_GRIDS.values():  # every grid names variants the study defines
+        assert set(grid) <= {name for name, _ in LABELLED}

@@ -18,7 +18,10 @@ the class prior), the factorisation is computed once per fit
 form makes a step cost one ``n x n`` by ``n x d`` product.
 
 Families: ``"affine"`` (full ``M``), ``"diagonal"``, ``"translation"`` and
-``"identity"``.
+``"identity"``. For the affine family the same factorisation also fits residuals
+measured in a lower-dimensional image of the map (the head's logits ``W u + c``,
+:meth:`RidgeMapSolver.residual_step`) and lifts them back into the map through a
+right inverse of ``W`` (:meth:`RidgeMapSolver.lift`).
 """
 
 from dataclasses import dataclass
