@@ -127,6 +127,13 @@ def tr_methods(reference_options=(), default_reference=None):
                               tr_compute("learned_all", reference=ref), needs_reference=True,
                               description=f"learned_all with the {ref!r} reference task",
                               params={"reference": ref}))
+            out.append(Method(f"TR learned_all [ref={ref}] {LOGITS}", "TR (reference option)",
+                              tr_compute("learned_all", reference=ref,
+                                         transport_space="logits"),
+                              needs_reference=True,
+                              description=f"learned_all with the {ref!r} reference task, "
+                                          "transport_space='logits'",
+                              params={"reference": ref, "transport_space": "logits"}))
     return out
 
 
