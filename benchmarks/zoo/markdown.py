@@ -240,6 +240,24 @@ def ablation_section(ab, goals=None):
     return "\n".join(out)
 
 
+def cold_run_text(results_dir):
+    """Lines on the run from an empty cache (``zoo_cold_run.json``), if there is one."""
+    path = Path(results_dir) / "zoo_cold_run.json"
+    if not path.exists():
+        return []
+    c = json.loads(path.read_text())
+    t, rep = c["timing"], c["reproduces_committed_zoo_json"]
+    per = ", ".join(f"{z} {f((v['prepare_seconds'] + v['scoring_seconds']) / 60, 1)}"
+                    for z, v in t["per_zoo"].items())
+    same = ("every accuracy, score and summary entry equals that of the cached run "
+            f"(timings aside; results of commit {rep['commit_of_committed_results'][:7]})"
+            if rep["n_entries_differing"] == 0 else
+            f"{rep['n_entries_differing']} entries differ from the cached run's")
+    return [f"From an empty cache (`zoo_cold_run.json`, commit {c['commit'][:7]}): wall time "
+            f"{f(t['wall_seconds'] / 60, 1)} min (CPU {f(t['cpu_seconds'] / 60, 1)} min; per "
+            f"zoo, min: {per}); {same}. {c.get('note', '')}".rstrip(), ""]
+
+
 def write_page(doc, path, results_dir=None, ablation=None):
     path = Path(path)
     results_dir = Path(results_dir or ROOT / "benchmarks" / "results")
@@ -261,6 +279,7 @@ def write_page(doc, path, results_dir=None, ablation=None):
         f"misses, {t['cache']['result_hits']} result hits / {t['cache']['result_misses']} "
         "misses.",
         "",
+        *cold_run_text(results_dir),
         "## What is measured",
         "",
         "For each zoo and target, every method scores every encoder on the target's train "
