@@ -327,13 +327,16 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         With the head's weights, the bound that selects the kept map (and that is
         returned in ``terms``) measures the transport between head logits, times
         ``sqrt(2)`` (``transport_space="logits"``); ``lipschitz`` then only weighs
-        the feature-space class-pair costs of the label map.
+        the feature-space class-pair costs of the label map. With
+        ``feature_map="affine"`` the map descent then continues on the logit
+        transport (``_descend_in_logits``), a third candidate map.
 
     Returns
     -------
     transformation : Transformation
-        With ``history`` (per iteration: the squared transport cost and the label
-        map's objective; last entries: the bound's terms for the kept map).
+        With ``history`` (per iteration: the squared transport cost, or with
+        ``logit_head`` in the logit stage ``squared_logit_transport``; last entry: the
+        bound's terms for the kept map).
 
     Examples
     --------
