@@ -121,19 +121,17 @@ def tr_methods(reference_options=(), default_reference=None):
                       needs_reference=True, params={"transport_space": "logits"},
                       description="no target labels; pseudo_labels='reference', "
                                   "transport_space='logits'"))
+    spaces = (("", "", {}),
+              (f" {LOGITS}", ", transport_space='logits'", {"transport_space": "logits"}))
     for ref in reference_options:
-        if ref != default_reference:
-            out.append(Method(f"TR learned_all [ref={ref}]", "TR (reference option)",
-                              tr_compute("learned_all", reference=ref), needs_reference=True,
-                              description=f"learned_all with the {ref!r} reference task",
-                              params={"reference": ref}))
-            out.append(Method(f"TR learned_all [ref={ref}] {LOGITS}", "TR (reference option)",
-                              tr_compute("learned_all", reference=ref,
-                                         transport_space="logits"),
+        if ref == default_reference:
+            continue
+        for suffix, text, extra in spaces:
+            out.append(Method(f"TR learned_all [ref={ref}]{suffix}", "TR (reference option)",
+                              tr_compute("learned_all", reference=ref, **extra),
                               needs_reference=True,
-                              description=f"learned_all with the {ref!r} reference task, "
-                                          "transport_space='logits'",
-                              params={"reference": ref, "transport_space": "logits"}))
+                              description=f"learned_all with the {ref!r} reference task{text}",
+                              params={"reference": ref, **extra}))
     return out
 
 

@@ -381,7 +381,7 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
     else:
         W_head, c_head = logit_head
         bound_blocks = [Z @ W_head.T + c_head for Z in Z_ref_by_class]
-        bound_tau = LOGIT_LIPSCHITZ if len(Z_ref_by_class) > 1 else 0.0
+        bound_tau = LOGIT_LIPSCHITZ if K_R > 1 else 0.0
 
     def bound_of(tr, X_mapped):
         if logit_head is not None:
