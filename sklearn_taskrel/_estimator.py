@@ -12,7 +12,11 @@ from sklearn.cluster import KMeans
 from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sklearn_taskrel._head import fit_reference_head, per_class_losses
+from sklearn_taskrel._head import (
+    fit_reference_head,
+    per_class_losses,
+    per_class_losses_from_logits,
+)
 from sklearn_taskrel._reference import ReferenceTask, as_reference_task
 from sklearn_taskrel.encoders._base import build_encoder
 from sklearn_taskrel.encoders._cache import as_cache
@@ -33,12 +37,19 @@ from sklearn_taskrel.transport._backend import to_numpy
 from sklearn_taskrel.transport._lipschitz import LOGIT_LIPSCHITZ, softmax
 from sklearn_taskrel.utils._compat import Interval, StrOptions, _fit_context
 from sklearn_taskrel.utils._device import resolve_device
-from sklearn_taskrel.utils._scaling import FlooredStandardScaler
+from sklearn_taskrel.utils._scaling import FlooredStandardScaler, GlobalScaler
 from sklearn_taskrel.utils._validation import check_embeddings, check_labels
 
 TRANSFORMS = ("learned_all", "learned_feature", "fixed")
 TRANSPORT_SPACES = ("features", "logits")
 PSEUDO_LABELS = ("reference", "cluster", "none")
+SCALINGS = ("per_feature", "global")
+#: what each preset sets for the parameters left at ``None``
+PRESETS = {
+    "ranking": {"transport_space": "logits", "scaling": "per_feature", "head_budget": 1.0,
+                "rescale_head": True, "cross_fit": 2},
+    "paper": {"transport_space": "features", "scaling": "per_feature", "head_lipschitz": 0.02},
+}
 
 
 class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
@@ -104,23 +115,38 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         ``tau``: the certified constant ``max_{k,l} ||w_k - w_l||`` of the head
         (a valid bound for any input), or the authors' largest gradient norm on the
         sample points (smaller; not a guarantee).
-    transport_space : {"features", "logits"}, default="features"
-        Where the Wasserstein term is measured. ``"features"`` (the paper): between
-        the mapped reference and target embeddings, times the Lipschitz constant of
-        the loss in the head's input space. ``"logits"``: between the reference
-        head's logits ``W z + c`` and those of the mapped target ``W (M x + m) + c``,
-        times ``sqrt(2)``, the Lipschitz constant of the transformed cross-entropy in
-        its logits (or its empirical value). The same Kantorovich-Rubinstein step
-        applied to the loss as a function of the logits, so the bound stays valid for
-        the same transformations; it lives in ``n_reference_classes`` dimensions, so
-        it does not grow with the width of the embeddings (in ``"features"`` the
-        Wasserstein distance of standardised embeddings of small samples grows like
-        the square root of their effective width, which makes narrow encoders look
-        related). The label map and the feature map are fitted in feature space
-        either way; with ``"logits"`` and ``feature_map="affine"`` the map descent
-        then continues on the logit transport itself (a ridge step in the logits,
-        lifted back by the pseudo-inverse of ``W``), and the map with the lower
-        logit bound is kept.
+    preset : {"ranking", "paper"}, default="ranking"
+        Values of ``transport_space``, ``scaling`` and the head's cap when they are
+        left at ``None``. ``"ranking"`` (the default, built to rank a zoo): the
+        transport term between head logits, per-feature scaling, and the head's cap
+        ``head_budget=1`` in units of the reference radius, so that no term grows with
+        the width of the embedding. ``"paper"``: the bound as the authors compute it
+        (transport between embeddings, ``head_lipschitz=0.02``); it reproduces their
+        terms on their setting but ranks zoos of mixed widths poorly (see the user
+        guide, "Presets").
+    transport_space : {"features", "logits"} or None, default=None
+        Where the Wasserstein term is measured (``None``: the preset's). ``"features"``
+        (the paper): between the mapped reference and target embeddings, times the
+        Lipschitz constant of the loss in the head's input space. ``"logits"``:
+        between the reference head's logits ``W z + c`` and those of the mapped target
+        ``W (M x + m) + c``, times ``sqrt(2)``, the Lipschitz constant of the
+        transformed cross-entropy in its logits (or its empirical value). The same
+        Kantorovich-Rubinstein step applied to the loss as a function of the logits,
+        so the bound stays valid for the same transformations; it lives in
+        ``n_reference_classes`` dimensions, so it does not grow with the width of the
+        embeddings (in ``"features"`` the Wasserstein distance of standardised
+        embeddings of small samples grows like the square root of their effective
+        width, which makes narrow encoders look related). The label map and the
+        feature map are fitted in feature space either way; with ``"logits"`` and
+        ``feature_map="affine"`` the map descent then continues on the logit
+        transport itself (a ridge step in the logits, lifted back by the
+        pseudo-inverse of ``W``), and the map with the lower logit bound is kept.
+    scaling : {"per_feature", "global"} or None, default=None
+        How each domain is scaled before everything else (``None``: the preset's).
+        ``"per_feature"``: each feature standardised, with the variance floor below
+        (the authors' choice). ``"global"``: centred, then one scale for all features
+        (:class:`~sklearn_taskrel.utils.GlobalScaler`), which keeps the geometry:
+        TR is then unchanged by a rotation of the embedding.
     variance_floor : float, default=0.1
         Each domain is standardised by ``sqrt(var + variance_floor * mean(var))``
         (0: plain standardisation, as in the authors' scripts). The floor keeps
@@ -128,9 +154,18 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         which makes :meth:`score` on held-out folds stable: on the anchor
         embeddings the held-out TR of 3-fold fits exceeded the fitted TR by 0.16 and
         0.29 without it and by 0.08 and 0.09 with it.
-    head_lipschitz : float, default=0.02
+    head_lipschitz : float or None, default=None
         Cap on per-sample input-gradient norms in the reference head's gradient
-        penalty (the authors' ``TAU``).
+        penalty (the authors' ``TAU``), in the units of the scaled embeddings.
+        ``None``: ``head_budget`` or the preset's.
+    head_budget : float or None, default=None
+        The same cap given without units: ``head_lipschitz = head_budget / r``, with
+        ``r`` the RMS radius ``sqrt(E ||z - mean||^2)`` of the scaled reference
+        embeddings. The head's logit differences at a point of typical norm are then at
+        most about ``head_budget``, whatever the width of the embedding. The ranking
+        preset uses 1 (chosen on zoos outside the package's benchmark, checked by a
+        leave-one-zoo-out study in ``benchmarks/zoo/preset_study.py``). Give
+        ``head_lipschitz`` or ``head_budget``, not both.
     head_penalty : float, default=1e4
         Weight of the head's gradient penalty.
     head_max_iter : int, default=300
@@ -197,6 +232,18 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     lipschitz_ : float
         The Lipschitz constant of the transport term (in the head's input space,
         or in its logits with ``transport_space="logits"``).
+    chance_level_ : float
+        Cross-entropy of predicting the target's class prior (its label entropy;
+        pseudo-labels label-free, the learned ``D`` with ``pseudo_labels="none"``): a
+        TR above it says the bound cannot certify anything better than chance.
+    beats_chance_ : bool
+        ``task_relatedness_ < chance_level_``.
+    transport_space_, scaling_ : str
+        The settings used (from the parameters or the preset).
+    head_lipschitz_ : float
+        The head's cap used (absolute units).
+    reference_radius_ : float
+        RMS radius of the scaled reference embeddings (the unit of ``head_budget``).
     n_iter_ : int
     history_ : list of dict
         Objective and terms per iteration.
@@ -240,9 +287,14 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         "feature_map": [StrOptions(set(FEATURE_MAPS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "lipschitz": [StrOptions({"certified", "empirical"})],
-        "transport_space": [StrOptions(set(TRANSPORT_SPACES))],
+        "preset": [StrOptions(set(PRESETS))],
+        "transport_space": [None, StrOptions(set(TRANSPORT_SPACES))],
+        "scaling": [None, StrOptions(set(SCALINGS))],
         "variance_floor": [Interval(Real, 0, None, closed="left")],
-        "head_lipschitz": [Interval(Real, 0, None, closed="neither")],
+        "head_lipschitz": [None, Interval(Real, 0, None, closed="neither")],
+        "head_budget": [None, Interval(Real, 0, None, closed="neither")],
+        "rescale_head": [None, "boolean"],
+        "cross_fit": [None, StrOptions({"off"}), Interval(Integral, 2, None, closed="left")],
         "head_penalty": [Interval(Real, 0, None, closed="left")],
         "head_max_iter": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [None, Interval(Integral, 1, None, closed="left")],
@@ -261,8 +313,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     def __init__(self, reference=None, encoder=None, *, transforms="learned_all",
                  pseudo_labels="reference", n_clusters=None, n_pseudo_rounds=3,
                  label_map=None, method="fast", feature_map="affine", alpha=1.0,
-                 lipschitz="certified", transport_space="features", variance_floor=0.1,
-                 head_lipschitz=0.02, head_penalty=1e4,
+                 lipschitz="certified", preset="ranking", transport_space=None,
+                 scaling=None, variance_floor=0.1, head_lipschitz=None, head_budget=None,
+                 rescale_head=None, cross_fit=None, head_penalty=1e4,
                  head_max_iter=300, max_iter=None, tol=2e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
                  mixed_precision=False, transport_backend="auto", memory=None,
@@ -278,9 +331,14 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.feature_map = feature_map
         self.alpha = alpha
         self.lipschitz = lipschitz
+        self.preset = preset
         self.transport_space = transport_space
+        self.scaling = scaling
         self.variance_floor = variance_floor
         self.head_lipschitz = head_lipschitz
+        self.head_budget = head_budget
+        self.rescale_head = rescale_head
+        self.cross_fit = cross_fit
         self.head_penalty = head_penalty
         self.head_max_iter = head_max_iter
         self.max_iter = max_iter
@@ -397,25 +455,29 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 "reweighted loss and the Lipschitz constant are 0.", DegenerateTaskWarning,
                 stacklevel=2)
 
-        # Standardise each domain separately (as the authors do), with a variance
-        # floor. The reference is kept in float64; a float32 target stays float32.
-        self.reference_scaler_ = FlooredStandardScaler(
-            variance_floor=self.variance_floor).fit(Zr)
-        self.target_scaler_ = FlooredStandardScaler(variance_floor=self.variance_floor).fit(Zt)
+        self._resolve_preset()
+        # Scale each domain separately (as the authors do). The reference is kept in
+        # float64; a float32 target stays float32.
+        self.reference_scaler_ = self._make_scaler().fit(Zr)
+        self.target_scaler_ = self._make_scaler().fit(Zt)
         Zr_s = self.reference_scaler_.transform(Zr).astype(np.float64, copy=False)
         Zt_s = self.target_scaler_.transform(Zt)
         del Zt
+        # RMS radius of the scaled reference: the head budget's unit.
+        self.reference_radius_ = float(np.sqrt(np.sum(np.var(Zr_s, axis=0))))
+        self.head_lipschitz_ = self._head_cap(self.reference_radius_)
 
         # Reference head.
         t0 = time.perf_counter()
         self._fit_head(Zr_s, yr, K_R, Zr)
         if Zr_eval is not None:
             _, yr_eval = _encode_like(yr_eval_raw, self.reference_classes_, "reference y_eval")
-            L, _ = per_class_losses(self.reference_scaler_.transform(Zr_eval), yr_eval,
-                                    self.head_coef_, self.head_intercept_, K_R)
+            loss_sample = (self.reference_scaler_.transform(Zr_eval), yr_eval)
         else:
-            L, _ = per_class_losses(Zr_s, yr, self.head_coef_, self.head_intercept_, K_R)
+            loss_sample = (Zr_s, yr)
+        L, _ = per_class_losses(*loss_sample, self.head_coef_, self.head_intercept_, K_R)
         self.reference_class_losses_ = L
+        self._reference_loss_sample = loss_sample
         self.reference_prior_ = np.bincount(yr, minlength=K_R) / len(yr)
         timings["head"] = time.perf_counter() - t0
 
@@ -427,6 +489,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
         # Target labels or pseudo-labels, then the transformations.
         t0 = time.perf_counter()
+        y_given = yt
         if yt is None:
             yt = self._fit_label_free(Zt_s, tau, rng)
         else:
@@ -434,11 +497,47 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             self._fit_labelled(Zt_s, yt, tau, rng)
         timings["transformations"] = time.perf_counter() - t0
 
-        # Final terms on the whole target sample.
-        self._finalise(Zt_s, yt, rng)
+        # Final terms on the whole target sample, then out of sample (cross-fitting).
+        n_folds = self._n_folds()
+        self._finalise(Zt_s, yt, rng, rescale=n_folds == 0)
+        self.fold_terms_, self.cv_folds_ = [], []
+        if n_folds:
+            t0 = time.perf_counter()
+            self._cross_fit(Zt_s, y_given, yt, tau, rng, n_folds)
+            timings["cross_fit"] = time.perf_counter() - t0
+        self._reference_loss_sample = None
         timings["total"] = time.perf_counter() - t_start
         self.timings_ = timings
         return self
+
+    def _resolve_preset(self):
+        """Fill ``transport_space_`` and ``scaling_`` from the parameters or the preset."""
+        if self.head_lipschitz is not None and self.head_budget is not None:
+            raise ValueError(
+                "Give the head's cap either as head_lipschitz (absolute) or as head_budget "
+                f"(in units of the reference radius), not both; got head_lipschitz="
+                f"{self.head_lipschitz!r} and head_budget={self.head_budget!r}.")
+        preset = PRESETS[self.preset]
+        self.transport_space_ = self.transport_space or preset["transport_space"]
+        self.scaling_ = self.scaling or preset["scaling"]
+
+    def _make_scaler(self):
+        if self.scaling_ == "global":
+            return GlobalScaler()
+        return FlooredStandardScaler(variance_floor=self.variance_floor)
+
+    def _head_cap(self, radius):
+        """The head's cap on input-gradient norms: ``head_lipschitz``, or
+        ``head_budget / radius`` (the preset's when both are ``None``)."""
+        if self.head_lipschitz is not None:
+            return float(self.head_lipschitz)
+        budget = self.head_budget
+        if budget is None:
+            preset = PRESETS[self.preset]
+            if "head_lipschitz" in preset:
+                return float(preset["head_lipschitz"])
+            budget = preset["head_budget"]
+        return float(budget) / max(radius, np.finfo(float).tiny)
 
     def _fit_head(self, Zr_s, yr, K_R, Zr):
         if K_R < 2:
@@ -450,7 +549,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
         def fit():
             W, c, net = fit_reference_head(
-                Zr_s, yr, K_R, lipschitz_cap=self.head_lipschitz, penalty=self.head_penalty,
+                Zr_s, yr, K_R, lipschitz_cap=self.head_lipschitz_, penalty=self.head_penalty,
                 max_iter=self.head_max_iter, device=device)
             return W, c, [dict(epoch=h["epoch"], train_loss=h["train_loss"])
                           for h in net.history]
@@ -459,8 +558,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             # Same embeddings and head parameters: the deterministic fit is reused.
             digest = hashlib.blake2b(np.ascontiguousarray(Zr).view(np.uint8), digest_size=16)
             digest.update(np.ascontiguousarray(yr).tobytes())
-            key = (digest.hexdigest(), str(Zr.dtype), Zr.shape, self.variance_floor,
-                   self.head_lipschitz, self.head_penalty, self.head_max_iter, device.type)
+            key = (digest.hexdigest(), str(Zr.dtype), Zr.shape, self.scaling_,
+                   self.variance_floor, self.head_lipschitz_, self.head_penalty,
+                   self.head_max_iter, device.type)
             W, c, history = self.reference.cached_head(key, fit)
         else:
             W, c, history = fit()
@@ -558,7 +658,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         """Reference blocks and ``tr`` (on the working backend) whose map sends target
         points into the space of the transport term: head inputs, or head logits."""
         trb = self._tr_on_backend(tr)
-        if self.transport_space == "features":
+        if self.transport_space_ == "features":
             return self._ref_blocks(), trb
         W, c = self._logit_head()
         blocks = [Z @ W.T + c for Z in self._ref_blocks()]
@@ -579,7 +679,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
     def _logit_head(self):
         """``(W, c)`` on the working backend with ``transport_space="logits"``, else None."""
-        if self.transport_space != "logits":
+        if self.transport_space_ != "logits":
             return None
         return (self._on_backend(self.head_coef_, np.float64),
                 self._on_backend(self.head_intercept_, np.float64))
@@ -588,7 +688,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         """Certified or empirical Lipschitz constant of the transport term."""
         if len(self.reference_classes_) < 2:
             return 0.0
-        logits = self.transport_space == "logits"
+        logits = self.transport_space_ == "logits"
         if self.lipschitz == "certified":
             return LOGIT_LIPSCHITZ if logits else certified_lipschitz(self.head_coef_)
         _, B = (None, None) if tr.joint is None else prior_and_label_map(tr.joint)
@@ -678,7 +778,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             out.append(q if tr.joint is None else q @ label_map.T)
         return np.vstack(out) if out else np.zeros((0, len(self.classes_)))
 
-    def _finalise(self, Zt_s, yt, rng):
+    def _finalise(self, Zt_s, yt, rng, rescale=True):
         tr = self.transformation_
         L = self.reference_class_losses_
         K_R = len(self.reference_classes_)
@@ -690,7 +790,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             target_prior = np.bincount(yt, minlength=len(self.classes_)) / len(yt)
         target_loss = None
         tau = self.lipschitz_ = self._lipschitz(Zt_s, tr)
-        logits = self.transport_space == "logits"
+        logits = self.transport_space_ == "logits"
         if tr.joint is None:
             terms = self._terms_without_labels(Zt_s, tr, tau)
             D, B = tr.class_prior, np.eye(K_R)
@@ -722,6 +822,10 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             if yt is not None:
                 target_loss = float(nll.mean())
         self.transformation_ = tr
+        self.head_scale_ = 1.0
+        if rescale and self._rescales_head() and np.isfinite(terms["wasserstein"]):
+            terms = self._rescale_head(terms, D)
+            target_loss = None  # recomputed below with the rescaled head
         bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
         if bad:  # never a silent NaN
             raise ValueError(
@@ -731,6 +835,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.bound_terms_ = terms
         self.class_prior_ = D
         self.label_map_ = B
+        # Chance level: the cross-entropy of predicting the (pseudo-)label prior.
+        self.chance_level_ = _entropy(D if target_prior is None else target_prior)
+        self.beats_chance_ = bool(self.task_relatedness_ < self.chance_level_)
         self.n_iter_ = tr.n_iter
         self.history_ = tr.history
         if target_loss is None:
@@ -745,6 +852,159 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         # The mapped target sample is not kept in the fitted state.
         self.transformation_ = replace(tr, mapped_target=None)
         self._target_map_cache = self._feature_map_cache = None
+
+    def _n_folds(self):
+        """Cross-fitting folds (0: the terms are measured on the fitting sample)."""
+        folds = (PRESETS[self.preset].get("cross_fit", "off") if self.cross_fit is None
+                 else self.cross_fit)
+        return 0 if folds == "off" else int(folds)
+
+    def _cross_fit(self, Zt_s, y_given, codes, tau, rng, n_folds):
+        """Out-of-sample TR: the transformations are fitted on ``n_folds - 1`` folds of
+        the target and the bound is evaluated on the held-out fold; the terms are the
+        size-weighted means over folds.
+
+        The bound is a statement about expected losses; measured on the very sample
+        that fitted the feature map it is optimistic, the more so the wider the
+        embedding (an affine map of ``d`` features can fit ``n < d`` target points into
+        any reference class). Held-out terms remove that bias. The fitted state
+        (transformations, ``predict_proba``, ``score``) stays the fit on the whole
+        sample; only ``task_relatedness_``, ``bound_terms_`` and ``target_loss_`` are
+        replaced, and the head's scale is chosen on the held-out terms.
+        """
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        counts = np.bincount(codes) if codes is not None else np.zeros(1)
+        seed = rng.randint(np.iinfo(np.int32).max)
+        if codes is not None and counts[counts > 0].min() >= n_folds:
+            splits = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(
+                Zt_s, codes)
+        else:
+            splits = KFold(n_folds, shuffle=True, random_state=seed).split(Zt_s)
+        splits = list(splits)
+        saved = dict(self.__dict__)
+        W, c = self.head_coef_, self.head_intercept_
+        folds = []
+        try:
+            for train, test in splits:
+                # Each fold starts from the estimator's seed, as a fit of its own would.
+                fold_rng = (np.random.RandomState(self.random_state)
+                            if isinstance(self.random_state, Integral)
+                            else np.random.RandomState(rng.randint(np.iinfo(np.int32).max)))
+                # ... and scales the target with the training part alone.
+                raw = self.target_scaler_.inverse_transform(Zt_s[train])
+                scaler = self._make_scaler().fit(raw)
+                Z_train = scaler.transform(raw).astype(Zt_s.dtype, copy=False)
+                Z_test = scaler.transform(
+                    self.target_scaler_.inverse_transform(Zt_s[test])).astype(Zt_s.dtype,
+                                                                              copy=False)
+                del raw
+                if y_given is None:
+                    self._fit_label_free(Z_train, tau, fold_rng)
+                    tr = self.transformation_
+                else:
+                    tr = self._fit_labelled(Z_train, y_given[train], tau, fold_rng)
+                tr = replace(tr, mapped_target=None)
+                terms = self._terms_on(Z_test, None if y_given is None else y_given[test],
+                                       tr, self._lipschitz(Z_test, tr))
+                joint, fold_codes = terms.pop("_joint", None), terms.pop("_codes", None)
+                prior, B = ((tr.class_prior, None) if joint is None
+                            else prior_and_label_map(joint))
+                logits = np.vstack([
+                    tr.map(np.asarray(Z_test[i:i + 8192], np.float64)) @ W.T
+                    for i in range(0, len(Z_test), 8192)])
+                folds.append(dict(terms=terms, weight=len(test) / len(Zt_s), prior=prior,
+                                  label_map=B, codes=fold_codes, logits=logits))
+        finally:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+        weights = np.array([f["weight"] for f in folds])
+        keys = folds[0]["terms"].keys()
+        terms = {k: float(sum(w * f["terms"][k] for w, f in zip(weights, folds)))
+                 for k in keys}
+        prior = sum(w * np.asarray(f["prior"]) for w, f in zip(weights, folds))
+        if self._rescales_head() and np.isfinite(terms["wasserstein"]):
+            terms = self._rescale_head(terms, prior)
+        scale = self.head_scale_
+        self.fold_terms_ = [dict(self._terms_at_scale(f["terms"], f["prior"]) if scale != 1.0
+                                 else f["terms"], n_samples=len(test))
+                            for f, (_, test) in zip(folds, splits)]
+        self.cv_folds_ = [np.sort(test) for _, test in splits]
+        # Held-out cross-entropy of each fold's transformed classifier (rescaled head).
+        losses = []
+        for f in folds:
+            if f["label_map"] is None:
+                losses = None
+                break
+            p = softmax(scale * f["logits"] + c) @ f["label_map"].T
+            idx = f["codes"] if y_given is not None else np.argmax(p, axis=1)
+            losses.append(-np.mean(np.log(np.maximum(p[np.arange(len(p)), idx], 1e-300))))
+        self.target_loss_ = (float("nan") if losses is None
+                             else float(np.dot(weights, losses)))
+        self.task_relatedness_ = terms.pop("task_relatedness")
+        self.bound_terms_ = terms
+        self.beats_chance_ = bool(self.task_relatedness_ < self.chance_level_)
+
+    def _rescales_head(self):
+        """Whether the head's scale is chosen by the bound (certified logit bound only)."""
+        rescale = (PRESETS[self.preset].get("rescale_head", False)
+                   if self.rescale_head is None else self.rescale_head)
+        return bool(rescale and self.transport_space_ == "logits"
+                    and self.lipschitz == "certified" and len(self.reference_classes_) > 1)
+
+    def _rescale_head(self, terms, class_prior):
+        """Minimise the bound over the head's scale ``s`` (``W -> s W``), all
+        transformations fixed, and keep the minimiser.
+
+        Every ``s >= 0`` gives a classifier ``h_s(z) = softmax(s W z + c)`` whose bound
+        holds: the certified constant ``sqrt(2)`` does not depend on ``s``, and the
+        logit transport scales exactly, ``W1_s = s W1_1`` (the cost is scaled by ``s``,
+        so the same coupling stays optimal). The bound
+
+        .. math:: f(s) = \\sum_r D_r L_r(s) + H(Y_T|Y_R) + \\sqrt{2}\\, s\\, W_1
+
+        is convex in ``s`` (each ``L_r`` is a mean of log-sum-exps of logits affine in
+        ``s``), so its minimum is found by a bounded scalar search; ``f(0)`` is the
+        loss of the intercept alone (about the chance level), so TR never exceeds it.
+        """
+        from scipy.optimize import minimize_scalar
+
+        Z, y = self._reference_loss_sample
+        K_R = len(self.reference_classes_)
+        W, c = self.head_coef_, self.head_intercept_
+        S = Z @ W.T  # logits without the intercept
+        D = np.asarray(class_prior, dtype=np.float64)
+        slope = float(terms["lipschitz"] * terms["wasserstein"])
+        rest = float(terms.get("conditional_entropy", 0.0))
+
+        def losses(scale):
+            return per_class_losses_from_logits(scale * S + c, y, K_R)
+
+        def bound(scale):
+            return float(D @ losses(scale)) + rest + scale * slope
+
+        f1 = bound(1.0)
+        hi = max(2.0, min(1e4, f1 / slope if slope > 0 else 1e4))
+        res = minimize_scalar(bound, bounds=(0.0, hi), method="bounded",
+                              options={"xatol": 1e-5})
+        best = min(((res.x, res.fun), (1.0, f1), (0.0, bound(0.0))), key=lambda t: t[1])
+        scale = float(best[0])
+        self.head_scale_ = scale
+        self.head_coef_ = W * scale
+        self.reference_class_losses_ = losses(scale)
+        return self._terms_at_scale(terms, D)
+
+    def _terms_at_scale(self, terms, class_prior):
+        """``terms`` (measured with the unscaled head) for the head scaled by
+        ``head_scale_`` (whose per-class losses are ``reference_class_losses_``)."""
+        out = dict(terms)
+        out["reweighted_reference_loss"] = float(
+            np.asarray(class_prior, dtype=np.float64) @ self.reference_class_losses_)
+        out["wasserstein"] = float(terms["wasserstein"] * self.head_scale_)
+        out["transport"] = float(terms["lipschitz"] * out["wasserstein"])
+        out["task_relatedness"] = (out["reweighted_reference_loss"]
+                                   + out.get("conditional_entropy", 0.0) + out["transport"])
+        return out
 
     @property
     def target_map_(self):
@@ -782,11 +1042,19 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         Zt_s = self.target_scaler_.transform(self._embed(X, name="X"))
-        tr = self.transformation_
+        codes = None
+        if y is not None and self.transformation_.joint is not None:
+            _, codes = _encode_like(y, self.classes_, "y", n_samples=len(Zt_s))
+        terms = self._terms_on(Zt_s, codes, self.transformation_, self.lipschitz_)
+        return {k: v for k, v in terms.items() if not k.startswith("_")}
+
+    def _terms_on(self, Zt_s, codes, tr, tau):
+        """Bound terms of the transformation ``tr`` on scaled target points, with
+        target class codes, or ``None`` for the (pseudo-)labels of the fitted mode."""
         L = self.reference_class_losses_
         if tr.joint is None:
-            return self._terms_without_labels(Zt_s, tr, self.lipschitz_)
-        if y is None:
+            return self._terms_without_labels(Zt_s, tr, tau)
+        if codes is None:
             if self.pseudo_labels_ is None:
                 raise ValueError(
                     "y is required: this estimator was fitted with target labels; got y=None.")
@@ -795,13 +1063,13 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 codes = np.searchsorted(self.classes_, codes)
             else:
                 codes = np.argmax(self._transformed_proba(Zt_s, tr), axis=1)
-        else:
-            _, codes = _encode_like(y, self.classes_, "y", n_samples=len(Zt_s))
         prior = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
         blocks, trv = self._transport_view(tr)
-        terms, _ = evaluate_transformation(
-            blocks, self._on_backend(Zt_s), codes, trv, L, self.lipschitz_, prior,
+        terms, trb = evaluate_transformation(
+            blocks, self._on_backend(Zt_s), codes, trv, L, tau, prior,
             chunk_size=self._chunk_size(), rng=np.random.RandomState(0))
+        terms["_joint"] = trb.joint
+        terms["_codes"] = codes
         return terms
 
     def score(self, X, y=None):
@@ -858,6 +1126,13 @@ def _encode_like(y, classes, name, n_samples=None):
             f"known classes are {list(classes)[:20]!r}."
         )
     return classes, idx.astype(np.int64)
+
+
+def _entropy(p):
+    """Shannon entropy ``-sum p log p`` in nats (0 log 0 = 0)."""
+    p = np.asarray(p, dtype=np.float64)
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
 
 
 def _stratified_cap(y, cap, rng):

@@ -183,8 +183,9 @@ def test_logit_transport_space_is_a_tighter_bound_for_the_same_transformations(
     Xr, yr, means = reference
     Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
                           random_state=7, means=means, noise=1.5)
-    feat = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz)
-    logit = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz, transport_space="logits")
+    feat = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz, preset="paper")
+    logit = _fit(reference, 1.2 * Xt, yt, lipschitz=lipschitz, preset="paper",
+                 transport_space="logits")
     # the label map is fitted in feature space either way; the feature map then
     # descends on the logit transport, so its logit bound beats the feature fit's map
     assert_allclose(logit.label_map_, feat.label_map_)
@@ -239,11 +240,12 @@ def test_logit_transport_space_label_free(reference, pseudo_labels):
     Xt, _, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
                          random_state=22, means=means)
     est = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels=pseudo_labels,
-                                transport_space="logits", random_state=0).fit(Xt)
+                                preset="paper", transport_space="logits",
+                                random_state=0).fit(Xt)
     assert est.lipschitz_ == pytest.approx(np.sqrt(2))
     assert est.score(Xt) == pytest.approx(-est.task_relatedness_, rel=1e-9)
     b = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels=pseudo_labels,
-                              transport_space="logits", random_state=0,
+                              preset="paper", transport_space="logits", random_state=0,
                               transport_backend="torch", device="cpu").fit(Xt)
     assert b.task_relatedness_ == pytest.approx(est.task_relatedness_, rel=1e-8)
 
@@ -346,18 +348,18 @@ def test_reference_task_fits_its_head_once_per_embeddings_and_head_parameters(
     monkeypatch.setattr(estimator_module, "fit_reference_head", counting)
     ref = ReferenceTask(Xr, yr)
     X, y = Xr[::2] + 0.3, yr[::2]
-    first = TaskRelatednessScorer(ref, random_state=0).fit(X, y)
+    first = TaskRelatednessScorer(ref, preset="paper", random_state=0).fit(X, y)
     again = clone(first).fit(X[:100], y[:100])        # another fold: the head is reused
     assert len(calls) == 1
     assert_allclose(again.head_coef_, first.head_coef_, rtol=0, atol=0)
-    TaskRelatednessScorer(ref, head_lipschitz=0.05, random_state=0).fit(X, y)
+    TaskRelatednessScorer(ref, preset="paper", head_lipschitz=0.05, random_state=0).fit(X, y)
     assert calls == [0.02, 0.05]                        # other head parameters: refit
-    TaskRelatednessScorer((Xr, yr), random_state=0).fit(X, y)
+    TaskRelatednessScorer((Xr, yr), preset="paper", random_state=0).fit(X, y)
     assert len(calls) == 3                              # a plain tuple keeps no cache
     # A cached head gives bit-identical results to a fresh one.
     ref.clear_cache()
-    fresh = TaskRelatednessScorer(ref, random_state=0).fit(X, y)
-    cached = TaskRelatednessScorer(ref, random_state=0).fit(X, y)
+    fresh = TaskRelatednessScorer(ref, preset="paper", random_state=0).fit(X, y)
+    cached = TaskRelatednessScorer(ref, preset="paper", random_state=0).fit(X, y)
     assert fresh.task_relatedness_ == cached.task_relatedness_ == first.task_relatedness_
     assert len(calls) == 4
     assert pickle.loads(pickle.dumps(ref))._heads == {}  # workers start empty
@@ -476,3 +478,120 @@ def test_max_samples_fits_on_a_subsample_and_evaluates_everything(reference):
     assert est.target_loss_ == pytest.approx(manual, rel=1e-10)
     assert est.task_relatedness_ == pytest.approx(est.bound(Xt, yt)["task_relatedness"], rel=1e-10)
     assert est.target_loss_ <= est.task_relatedness_
+
+
+# ----------------------------------------------------------------- presets (ranking default)
+def _scaled_radius(X, floor=0.1):
+    """RMS radius of per-feature standardised X with the variance floor (by hand)."""
+    var = X.var(axis=0)
+    return float(np.sqrt(np.sum(var / (var + floor * var.mean()))))
+
+
+def test_presets_fill_the_parameters_left_at_none(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=3, means=means)
+    default = _fit(reference, Xt, yt)
+    assert (default.transport_space_, default.scaling_) == ("logits", "per_feature")
+    assert default.head_lipschitz_ == pytest.approx(1.0 / _scaled_radius(Xr), rel=1e-12)
+    assert default.reference_radius_ == pytest.approx(_scaled_radius(Xr), rel=1e-12)
+    paper = _fit(reference, Xt, yt, preset="paper")
+    assert (paper.transport_space_, paper.head_lipschitz_) == ("features", 0.02)
+    assert paper.fold_terms_ == [] and paper.head_scale_ == 1.0
+    # explicit parameters win over the preset
+    mixed = _fit(reference, Xt, yt, preset="paper", transport_space="logits", head_budget=2.0)
+    assert mixed.transport_space_ == "logits"
+    assert mixed.head_lipschitz_ == pytest.approx(2.0 / _scaled_radius(Xr), rel=1e-12)
+    with pytest.raises(ValueError, match="head_lipschitz.*head_budget.*0.1.*3"):
+        _fit(reference, Xt, yt, head_lipschitz=0.1, head_budget=3)
+    with pytest.raises(ValueError, match="preset"):
+        _fit(reference, Xt, yt, preset="fastest")
+
+
+def test_global_scaling_makes_tr_invariant_to_a_rotation(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=4, means=means, noise=1.5)
+    Q, _ = np.linalg.qr(np.random.RandomState(0).normal(size=(N_FEATURES, N_FEATURES)))
+    kw = dict(scaling="global", cross_fit="off")
+    a = _fit(reference, Xt, yt, **kw)
+    b = _fit(reference, Xt @ Q, yt, reference_override=(Xr @ Q, yr), **kw)
+    # equal up to the float32 costs of the map descent
+    assert b.task_relatedness_ == pytest.approx(a.task_relatedness_, rel=5e-4)
+    assert b.target_loss_ == pytest.approx(a.target_loss_, rel=5e-4)
+    # per-feature standardisation is not rotation invariant
+    c = _fit(reference, Xt @ Q, yt, reference_override=(Xr @ Q, yr), cross_fit="off")
+    d = _fit(reference, Xt, yt, cross_fit="off")
+    assert abs(c.task_relatedness_ - d.task_relatedness_) > 10 * abs(
+        b.task_relatedness_ - a.task_relatedness_)
+
+
+def test_rescaled_head_minimises_the_bound_over_its_scale(reference):
+    """Brute force: the bound of every scaled head, each evaluated by exact transport."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=5, means=means, noise=2.0)
+    kw = dict(cross_fit="off", head_budget=0.5)
+    fixed = _fit(reference, Xt, yt, rescale_head=False, **kw)
+    best = _fit(reference, Xt, yt, **kw)
+    assert best.head_scale_ > 0
+    assert_allclose(best.head_coef_, best.head_scale_ * fixed.head_coef_, rtol=1e-12)
+    assert best.task_relatedness_ <= fixed.task_relatedness_ + 1e-12
+    grid = np.concatenate([np.linspace(0, 3 * best.head_scale_, 31), [best.head_scale_]])
+    values = []
+    for s in grid:
+        est = clone(fixed).fit(Xt, yt)
+        est.head_coef_ = s * fixed.head_coef_  # the same transformations, a scaled head
+        Zr_s = est.reference_scaler_.transform(Xr)
+        logits = Zr_s @ est.head_coef_.T + est.head_intercept_
+        logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1,
+                               keepdims=True)) - logits.max(1, keepdims=True)
+        est.reference_class_losses_ = np.array(
+            [-logp[yr == r, r].mean() for r in range(4)])
+        values.append(-est.score(Xt, yt))
+    assert best.task_relatedness_ == pytest.approx(values[-1], rel=1e-7)  # float32 map
+    assert best.task_relatedness_ <= min(values) + 1e-6
+    assert values[0] > best.task_relatedness_ + 0.05  # the scale matters here
+
+
+def test_chance_level_is_the_label_entropy(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=100, n_classes=4, n_features=N_FEATURES,
+                          random_state=6, means=means)
+    counts = (100, 60, 40, 40)
+    keep = np.concatenate([np.flatnonzero(yt == k)[:n] for k, n in enumerate(counts)])
+    est = _fit(reference, Xt[keep], yt[keep])
+    p = np.array(counts) / sum(counts)
+    assert est.chance_level_ == pytest.approx(-(p * np.log(p)).sum(), rel=1e-12)
+    assert est.beats_chance_ == (est.task_relatedness_ < est.chance_level_)
+    assert est.beats_chance_  # well separated classes, same means as the reference
+    # unrelated features: the bound cannot beat chance
+    noise = np.random.RandomState(0).normal(size=Xt[keep].shape)
+    assert not _fit(reference, noise, yt[keep]).beats_chance_
+
+
+@pytest.mark.parametrize("cross_fit", ["off", 2])
+def test_target_loss_is_the_cross_entropy_of_the_transformed_classifier(reference, cross_fit):
+    """Recomputed from predict_proba (in sample) or from refits on the folds."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=8, means=means, noise=1.5)
+    est = _fit(reference, Xt, yt, cross_fit=cross_fit, rescale_head=False)
+    if cross_fit == "off":
+        proba = est.predict_proba(Xt)
+        assert est.target_loss_ == pytest.approx(-np.mean(np.log(proba[np.arange(len(yt)), yt])),
+                                                 rel=1e-7)  # float32 map
+        return
+    assert len(est.cv_folds_) == 2
+    assert sorted(np.concatenate(est.cv_folds_).tolist()) == list(range(len(yt)))
+    losses, trs = [], []
+    for test in est.cv_folds_:
+        train = np.setdiff1d(np.arange(len(yt)), test)
+        fold = _fit(reference, Xt[train], yt[train], cross_fit="off", rescale_head=False)
+        proba = fold.predict_proba(Xt[test])
+        losses.append(-np.mean(np.log(proba[np.arange(len(test)), yt[test]])))
+        trs.append(-fold.score(Xt[test], yt[test]))
+    w = np.array([len(t) for t in est.cv_folds_]) / len(yt)
+    assert est.target_loss_ == pytest.approx(w @ losses, rel=1e-7)
+    assert est.task_relatedness_ == pytest.approx(w @ trs, rel=1e-7)
+    assert [f["task_relatedness"] for f in est.fold_terms_] == pytest.approx(trs, rel=1e-7)

@@ -39,6 +39,9 @@ def parse_args(argv=None):
                    help="markdown page to write (default: docs/benchmark_zoo.md for the "
                         "full run into benchmarks/results; none otherwise)")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--methods", nargs="+", default=None,
+                   help="score only these methods (names as in the results), e.g. to "
+                        "fill the cache with the ground truth and one baseline")
     return p.parse_args(argv)
 
 
@@ -72,6 +75,8 @@ def main(argv=None):
         s.threads = args.threads
     if args.jobs:
         s.n_jobs = args.jobs
+    if args.methods:
+        s.methods = tuple(args.methods)
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results"
     if args.quick and args.out is None:
         raise SystemExit("--quick writes a smoke-test result: pass --out FOLDER")

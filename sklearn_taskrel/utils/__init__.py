@@ -1,6 +1,6 @@
 """Validation and helper utilities (numpy and scikit-learn only)."""
 
-from sklearn_taskrel.utils._scaling import FlooredStandardScaler
+from sklearn_taskrel.utils._scaling import FlooredStandardScaler, GlobalScaler
 from sklearn_taskrel.utils._validation import (
     check_class_prior,
     check_embeddings,
@@ -10,6 +10,7 @@ from sklearn_taskrel.utils._validation import (
 
 __all__ = [
     "FlooredStandardScaler",
+    "GlobalScaler",
     "check_class_prior",
     "check_embeddings",
     "check_labels",

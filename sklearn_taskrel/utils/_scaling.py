@@ -38,3 +38,28 @@ class FlooredStandardScaler(StandardScaler):
             if mean_var > 0:
                 self.scale_ = np.sqrt(self.var_ + self.variance_floor * mean_var)
         return self
+
+
+class GlobalScaler(StandardScaler):
+    """Centre each feature, then divide every feature by one scale ``sqrt(mean(var))``.
+
+    Unlike per-feature standardisation this keeps the geometry of the embedding: a
+    rotation of the features, a duplicated feature or a common factor change the
+    scaled embeddings by an isometry only, so distances, norms and any score built on
+    them stay the same. After scaling the mean feature variance is 1 (the squared RMS
+    radius ``E ||z - mu||^2`` equals the width).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.utils import GlobalScaler
+    >>> X = np.array([[0.0, 1.0], [0.0, 3.0], [0.0, 5.0]])
+    >>> GlobalScaler().fit(X).scale_.round(3).tolist()
+    [1.155, 1.155]
+    """
+
+    def fit(self, X, y=None, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        mean_var = float(np.mean(self.var_))
+        self.scale_ = np.full_like(self.var_, np.sqrt(mean_var) if mean_var > 0 else 1.0)
+        return self
