@@ -595,3 +595,24 @@ def test_target_loss_is_the_cross_entropy_of_the_transformed_classifier(referenc
     assert est.target_loss_ == pytest.approx(w @ losses, rel=1e-7)
     assert est.task_relatedness_ == pytest.approx(w @ trs, rel=1e-7)
     assert [f["task_relatedness"] for f in est.fold_terms_] == pytest.approx(trs, rel=1e-7)
+
+
+@pytest.mark.parametrize("preset", ["ranking", "paper"])
+def test_bound_on_new_data_reprojects_the_class_prior(reference, preset):
+    """D on a new sample is its own class prior carried by the assignment: the
+    reweighted loss is sum_t pi_new(t) L[r(t)] (by hand), not the fitted D's."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=9, means=means)
+    est = _fit(reference, Xt, yt, preset=preset)
+    Xs, ys, _ = make_task(n_per_class=60, n_classes=4, n_features=N_FEATURES,
+                          random_state=10, means=means)
+    keep = np.concatenate([np.flatnonzero(ys == k)[:n] for k, n in enumerate((60, 30, 8, 4))])
+    terms = est.bound(Xs[keep], ys[keep])
+    pi_new = np.bincount(ys[keep], minlength=4) / len(keep)
+    assigned = est.label_map_.argmax(axis=1)              # target class -> reference class
+    assert len(set(assigned)) == 4                          # one to one here
+    expected = pi_new @ est.reference_class_losses_[assigned]
+    assert terms["reweighted_reference_loss"] == pytest.approx(expected, rel=1e-10)
+    fitted = est.class_prior_ @ est.reference_class_losses_
+    assert abs(expected - fitted) > 1e-3                    # the re-projection matters

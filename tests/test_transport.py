@@ -338,3 +338,60 @@ def test_plan_statistics_follow_shuffled_chunks(chunk_size):
         assert W >= 0
         # Barycentres are convex combinations of reference points of the same block.
         assert np.all(np.isfinite(Y))
+
+
+def test_empirical_lipschitz_is_the_largest_autograd_gradient_norm():
+    """Every label's input gradient of -log (B softmax(W u + c))_t, by autograd."""
+    import torch
+
+    rng = np.random.RandomState(11)
+    W, c = rng.normal(size=(4, 6)), rng.normal(size=4)
+    B = rng.dirichlet(np.ones(3), size=4).T            # (K_T=3, K_R=4)
+    U = 2 * rng.normal(size=(40, 6))
+    u = torch.tensor(U, requires_grad=True)
+    q = torch.softmax(u @ torch.tensor(W).T + torch.tensor(c), dim=1)
+    p = q @ torch.tensor(B).T
+    norms = []
+    for t in range(3):
+        (g,) = torch.autograd.grad(-torch.log(p[:, t]).sum(), u, retain_graph=True)
+        norms.append(g.norm(dim=1).detach().numpy())
+    assert empirical_lipschitz(U, W, c, B) == pytest.approx(np.max(norms), rel=1e-10)
+    assert empirical_lipschitz(U, W, c) == pytest.approx(
+        max(np.linalg.norm(W.T @ (softmax_rows(U @ W.T + c)[i] - np.eye(4)[k]))
+            for i in range(len(U)) for k in range(4)), rel=1e-10)
+
+
+def softmax_rows(S):
+    E = np.exp(S - S.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def test_label_map_weighs_class_pair_costs_by_the_lipschitz_constant():
+    """Brute force over the 4 assignments with POT's exact W1 between class samples:
+    with a small tau the low-loss reference class wins, with a large one the near one."""
+    import ot
+
+    rng = np.random.RandomState(12)
+    Z_ref = [rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + [10.0, 0.0]]
+    X = np.vstack([rng.normal(size=(30, 2)) + [0.5, 0.0], rng.normal(size=(30, 2)) + [9.5, 0]])
+    y = np.repeat([0, 1], 30)
+    L, prior = np.array([2.0, 0.1]), np.array([0.5, 0.5])
+    C = np.array([[ot.emd2(np.full(len(Zr), 1 / len(Zr)), np.full(30, 1 / 30),
+                           ot.dist(Zr, X[y == t], metric="euclidean")) for t in range(2)]
+                  for Zr in Z_ref])
+
+    def objective(a, tau):
+        value = sum(prior[t] * (L[a[t]] + tau * C[a[t], t]) for t in range(2))
+        if a[0] == a[1]:  # both target classes on one reference class: H(Y_T | Y_R)
+            value += -np.sum(prior * np.log(prior))
+        return value
+
+    bests = []
+    for tau in (0.03, 1.0):
+        best = min(itertools.product(range(2), repeat=2), key=lambda a: objective(a, tau))
+        tr = fit_transformation(Z_ref, X, y, L, tau, prior, feature_map="identity",
+                                pair_max_samples=64, rng=np.random.RandomState(0))
+        assert tuple(tr.assignment) == best
+        bests.append(best)
+    # tau = 0.03: both on the low-loss class; tau = 1: each to the near reference class
+    assert bests == [(1, 1), (0, 1)]
