@@ -155,3 +155,77 @@ def test_ray_backend(data):
         ray.shutdown()
     assert list(table["encoder"]) == list(serial["encoder"])
     assert np.allclose(table["score"], serial["score"])
+
+
+# --------------------------------------------------------------- a zoo whose order is known
+def _known_order_zoo():
+    """Raw 16-d inputs of a 4-class task and four encoders with a known order:
+    the identity (all the information), a random 12 -> 3 projection, a 16 -> 1 linear
+    squeeze and features unrelated to the input classes (a high-frequency sine)."""
+    gen = torch.Generator().manual_seed(5)
+
+    def linear(weight):
+        lin = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(weight)
+        return lin
+
+    class Scramble(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("R", torch.randn(16, 8, generator=gen))
+
+        def forward(self, x):
+            return torch.sin(1000.0 * x @ self.R)
+
+    proj = torch.zeros(3, 16)
+    proj[:, :12] = torch.randn(3, 12, generator=gen)
+    squeeze = torch.randn(1, 16, generator=gen)
+
+    def identity():
+        return torch.nn.Identity()
+
+    def projection():
+        return linear(proj)
+
+    def squeezed():
+        return linear(squeeze)
+
+    def scrambled():
+        return Scramble()
+
+    return {"identity": identity, "projection_12_3": projection, "squeeze_16_1": squeezed,
+            "unrelated": scrambled}
+
+
+@pytest.fixture(scope="module")
+def known_order():
+    Xr, yr, means = make_task(n_per_class=60, n_classes=4, n_features=16, random_state=0)
+    Xt, yt, _ = make_task(n_per_class=50, n_classes=4, n_features=16, random_state=1,
+                          means=means)
+    return Xr.astype(np.float32), yr, Xt.astype(np.float32), yt
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_rank_encoders_puts_the_informative_encoder_first(known_order, labels):
+    Xr, yr, Xt, yt = known_order
+    table = rank_encoders(_known_order_zoo(), Xt, yt if labels else None,
+                          reference=ReferenceTask(Xr, yr), random_state=0, device="cpu")
+    order = list(table["encoder"])
+    assert order[0] == "identity"
+    tr = table.set_index("encoder")["task_relatedness"]
+    for other in ("projection_12_3", "squeeze_16_1", "unrelated"):
+        assert tr["identity"] < tr[other] - 0.1
+    assert tr["projection_12_3"] < tr["squeeze_16_1"]
+
+
+def test_grid_search_over_the_zoo_picks_the_informative_encoder(known_order):
+    from sklearn.model_selection import GridSearchCV
+
+    Xr, yr, Xt, yt = known_order
+    zoo = _known_order_zoo()
+    est = TaskRelatednessScorer(reference=ReferenceTask(Xr, yr), random_state=0, device="cpu")
+    grid = GridSearchCV(est, {"encoder": list(zoo.values())}, cv=3).fit(Xt, yt)
+    assert grid.best_params_["encoder"] is zoo["identity"]
+    scores = dict(zip(zoo, grid.cv_results_["mean_test_score"]))
+    assert scores["identity"] > max(v for k, v in scores.items() if k != "identity") + 0.1
