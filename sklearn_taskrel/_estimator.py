@@ -47,7 +47,7 @@ SCALINGS = ("per_feature", "global")
 #: what each preset sets for the parameters left at ``None``
 PRESETS = {
     "ranking": {"transport_space": "logits", "scaling": "per_feature", "head_budget": 1.0,
-                "rescale_head": True, "cross_fit": 2},
+                "cross_fit": 2},
     "paper": {"transport_space": "features", "scaling": "per_feature", "head_lipschitz": 0.02},
 }
 
@@ -293,6 +293,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         "variance_floor": [Interval(Real, 0, None, closed="left")],
         "head_lipschitz": [None, Interval(Real, 0, None, closed="neither")],
         "head_budget": [None, Interval(Real, 0, None, closed="neither")],
+        "head_budget_unit": [None, StrOptions({"radius", "spread"})],
         "rescale_head": [None, "boolean"],
         "cross_fit": [None, StrOptions({"off"}), Interval(Integral, 2, None, closed="left")],
         "head_penalty": [Interval(Real, 0, None, closed="left")],
@@ -315,7 +316,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                  label_map=None, method="fast", feature_map="affine", alpha=1.0,
                  lipschitz="certified", preset="ranking", transport_space=None,
                  scaling=None, variance_floor=0.1, head_lipschitz=None, head_budget=None,
-                 rescale_head=None, cross_fit=None, head_penalty=1e4,
+                 head_budget_unit=None, rescale_head=None, cross_fit=None,
+                 head_penalty=1e4,
                  head_max_iter=300, max_iter=None, tol=2e-2, max_samples=10000,
                  ot_batch_size=None, device="auto", batch_size=256,
                  mixed_precision=False, transport_backend="auto", memory=None,
@@ -337,6 +339,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.variance_floor = variance_floor
         self.head_lipschitz = head_lipschitz
         self.head_budget = head_budget
+        self.head_budget_unit = head_budget_unit
         self.rescale_head = rescale_head
         self.cross_fit = cross_fit
         self.head_penalty = head_penalty
@@ -463,9 +466,13 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Zr_s = self.reference_scaler_.transform(Zr).astype(np.float64, copy=False)
         Zt_s = self.target_scaler_.transform(Zt)
         del Zt
-        # RMS radius of the scaled reference: the head budget's unit.
+        # RMS radius of the scaled reference and its between-class spread: the units
+        # of the head budget.
         self.reference_radius_ = float(np.sqrt(np.sum(np.var(Zr_s, axis=0))))
-        self.head_lipschitz_ = self._head_cap(self.reference_radius_)
+        self.reference_spread_ = _between_class_spread(Zr_s, yr, K_R)
+        self.head_lipschitz_ = self._head_cap(
+            self.reference_spread_ if self._budget_unit() == "spread"
+            else self.reference_radius_)
 
         # Reference head.
         t0 = time.perf_counter()
@@ -520,6 +527,10 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         preset = PRESETS[self.preset]
         self.transport_space_ = self.transport_space or preset["transport_space"]
         self.scaling_ = self.scaling or preset["scaling"]
+
+    def _budget_unit(self):
+        unit = self.head_budget_unit
+        return PRESETS[self.preset].get("head_budget_unit", "radius") if unit is None else unit
 
     def _make_scaler(self):
         if self.scaling_ == "global":
@@ -1126,6 +1137,28 @@ def _encode_like(y, classes, name, n_samples=None):
             f"known classes are {list(classes)[:20]!r}."
         )
     return classes, idx.astype(np.int64)
+
+
+def _between_class_spread(Z, y, n_classes):
+    """Unbiased RMS distance of the class means to the overall mean (ANOVA).
+
+    ``sqrt((SS_B - (K - 1) MS_W) / n)`` with ``SS_B = sum_k n_k ||mean_k - mean||^2``
+    and ``MS_W = SS_W / (n - K)`` (traces): the sampling noise of the class means,
+    which grows with the width, is removed, so appending pure-noise features leaves
+    it unchanged in expectation. Floored at the noise level itself.
+    """
+    n = len(y)
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    sums = np.zeros((n_classes, Z.shape[1]))
+    np.add.at(sums, y, Z)
+    means = sums / np.maximum(counts, 1)[:, None]
+    grand = Z.mean(axis=0)
+    ss_between = float(np.sum(counts * np.sum((means - grand) ** 2, axis=1)))
+    ss_total = float(np.sum((Z - grand) ** 2))
+    k = int(np.sum(counts > 0))
+    ms_within = (ss_total - ss_between) / max(n - k, 1)
+    noise = (k - 1) * ms_within
+    return float(np.sqrt(max(ss_between - noise, noise, np.finfo(float).tiny) / n))
 
 
 def _entropy(p):

@@ -45,6 +45,7 @@ def _rank(args):
         est = TaskRelatednessScorer(reference=ReferenceTask(X_ref, y_ref),
                                     transforms=args.transforms,
                                     pseudo_labels=args.pseudo_labels,
+                                    preset=args.preset,
                                     transport_space=args.transport_space,
                                     random_state=args.random_state, verbose=args.verbose)
         try:
@@ -54,6 +55,8 @@ def _rank(args):
         name = os.path.splitext(os.path.basename(path))[0]
         rows.append({"encoder": name, "task_relatedness": est.task_relatedness_,
                      **est.bound_terms_, "target_loss": est.target_loss_,
+                     "chance_level": est.chance_level_,
+                     "beats_chance": bool(est.beats_chance_),
                      "seconds": est.timings_["total"]})
     rows.sort(key=lambda r: r["task_relatedness"])
     print(format_table(rows))
@@ -111,10 +114,12 @@ def build_parser():
                    help="label-free mode (default reference)")
     r.add_argument("--transforms", default="learned_all",
                    choices=["learned_all", "learned_feature", "fixed"], help="default learned_all")
-    r.add_argument("--transport-space", default="features", choices=["features", "logits"],
-                   help="measure the transport term between embeddings (default, the paper's "
-                        "bound) or between the reference head's logits (width-free; better "
-                        "for ranking a zoo of encoders of different widths)")
+    r.add_argument("--preset", default="ranking", choices=["ranking", "paper"],
+                   help="ranking (default: width-free terms, built to rank a zoo) or paper "
+                        "(the authors' bound, for fidelity)")
+    r.add_argument("--transport-space", default=None, choices=["features", "logits"],
+                   help="override the preset: the transport term between embeddings (the "
+                        "paper's bound) or between the reference head's logits (width-free)")
     r.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     r.add_argument("--json", help="write the table as JSON")
     r.add_argument("--csv", help="write the table as CSV")

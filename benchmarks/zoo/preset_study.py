@@ -38,6 +38,15 @@ CANDIDATES = {
                                          "rescale_head": False},
     "logits (last release)": {"head_lipschitz": 0.02, "cross_fit": "off",
                               "rescale_head": False},
+    "budget 0.5, cross-fitted, fixed scale": {"head_budget": 0.5, "rescale_head": False},
+    "budget 1, cross-fitted, fixed scale": {"head_budget": 1.0, "rescale_head": False},
+    "budget 2, cross-fitted, fixed scale": {"head_budget": 2.0, "rescale_head": False},
+    "spread budget 1, cross-fitted, fixed scale": {"head_budget": 1.0,
+                                                   "head_budget_unit": "spread",
+                                                   "rescale_head": False},
+    "spread budget 1, in-sample, fixed scale": {"head_budget": 1.0,
+                                                "head_budget_unit": "spread",
+                                                "cross_fit": "off", "rescale_head": False},
 }
 
 
@@ -81,6 +90,7 @@ def main(argv=None):
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / "_cache"))
     p.add_argument("--zoos", nargs="+", default=None)
     p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--only", nargs="+", default=None, help="candidate names to run")
     args = p.parse_args(argv)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -102,7 +112,8 @@ def main(argv=None):
     t_start = time.perf_counter()
     emb_cache = EmbeddingCache(os.path.join(args.cache, "embeddings"))
     store = JSONStore(os.path.join(args.cache, "results"))
-    methods = study_methods()
+    methods = study_methods({k: v for k, v in CANDIDATES.items()
+                             if not args.only or k in args.only})
     targets = {m.name: {} for m in methods}
     for zname in s.zoos:
         zd = prepare_zoo(zname, s, emb_cache=emb_cache, store=store, cache_dir=args.cache)
