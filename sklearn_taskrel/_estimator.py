@@ -71,6 +71,16 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     returns ``-TR`` so that greater is better and :class:`~sklearn.model_selection.GridSearchCV`
     over ``encoder`` ranks a zoo without a custom scorer.
 
+    How to read a value: TR is an upper bound, in nats, on the target cross-entropy
+    of the transformed reference classifier. Compare it with ``chance_level_``, the
+    cross-entropy of predicting the target's class prior: a TR below it certifies that
+    the reference task, transformed, beats chance on the target; a TR above it
+    certifies nothing (the encoder may still transfer, but this reference does not
+    show it). Between encoders, only differences in TR matter. By default (the
+    ``"ranking"`` preset) the terms are cross-fitted: the transformations are fitted
+    on one half of the target and the bound is measured on the other half, so TR is
+    an out-of-sample value that the width of the embedding cannot lower.
+
     Parameters
     ----------
     reference : ReferenceTask, tuple (X_ref, y_ref) or None, default=None
@@ -120,10 +130,12 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         left at ``None``. ``"ranking"`` (the default, built to rank a zoo): the
         transport term between head logits, per-feature scaling, and the head's cap
         ``head_budget=1`` in units of the reference radius, so that no term grows with
-        the width of the embedding. ``"paper"``: the bound as the authors compute it
-        (transport between embeddings, ``head_lipschitz=0.02``); it reproduces their
-        terms on their setting but ranks zoos of mixed widths poorly (see the user
-        guide, "Presets").
+        the width of the embedding, and the terms cross-fitted on two folds of the
+        target (``cross_fit=2``), so that they cannot shrink as the feature map gains
+        parameters. ``"paper"``: the bound as the authors compute it (transport between
+        embeddings, ``head_lipschitz=0.02``, terms on the fitting sample); it
+        reproduces their terms on their setting but ranks zoos of mixed widths poorly
+        (see the user guide, "Presets").
     transport_space : {"features", "logits"} or None, default=None
         Where the Wasserstein term is measured (``None``: the preset's). ``"features"``
         (the paper): between the mapped reference and target embeddings, times the
@@ -166,6 +178,25 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         preset uses 1 (chosen on zoos outside the package's benchmark, checked by a
         leave-one-zoo-out study in ``benchmarks/zoo/preset_study.py``). Give
         ``head_lipschitz`` or ``head_budget``, not both.
+    head_budget_unit : {"radius", "spread"} or None, default=None
+        The unit of ``head_budget``: the RMS radius of the scaled reference (the
+        preset's), or the unbiased RMS distance of its class means to their mean
+        (measured to rank worse on the zoo benchmark).
+    rescale_head : bool or None, default=None
+        After the fit, scale the head's weights by the factor ``s >= 0`` that
+        minimises the bound with the transformations fixed (the bound holds for every
+        ``s`` and is convex in it, so this is a tighter TR with no constant). Off in
+        both presets: on the zoo benchmark it ranks worse than the fixed budget.
+    cross_fit : int, "off" or None, default=None
+        Folds of the target for out-of-sample terms (``None``: the preset's; ranking
+        2, paper ``"off"``). With ``k`` folds, the transformations are fitted on
+        ``k - 1`` folds (target scaling included) and the bound and the target loss
+        are measured on the held-out fold; ``task_relatedness_``, ``bound_terms_`` and
+        ``target_loss_`` are the size-weighted means over folds (``fold_terms_`` holds
+        each). The fitted transformations (``predict_proba``, ``score``) are those of
+        the whole sample. ``"off"``: the terms on the fitting sample, where an affine
+        map of ``d`` features can fit ``n < d`` target points into any class and the
+        bound is optimistic, the more so the wider the embedding.
     head_penalty : float, default=1e4
         Weight of the head's gradient penalty.
     head_max_iter : int, default=300
@@ -244,6 +275,15 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         The head's cap used (absolute units).
     reference_radius_ : float
         RMS radius of the scaled reference embeddings (the unit of ``head_budget``).
+    reference_spread_ : float
+        Unbiased RMS distance of the scaled reference class means to their mean.
+    head_scale_ : float
+        Factor applied to the fitted head (1 unless ``rescale_head``).
+    fold_terms_ : list of dict
+        With cross-fitting, the terms of each held-out fold (and its ``n_samples``);
+        empty otherwise.
+    cv_folds_ : list of ndarray
+        With cross-fitting, the target indices held out in each fold.
     n_iter_ : int
     history_ : list of dict
         Objective and terms per iteration.
@@ -269,9 +309,15 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     >>> y = np.repeat([0, 1, 2], 30)
     >>> X = rng.normal(size=(90, 5)) + 3 * np.eye(5)[y]
     >>> est = TaskRelatednessScorer(reference=(X, y), random_state=0).fit(X, y)
-    >>> round(est.bound_terms_["wasserstein"], 6)
+    >>> sorted(est.bound_terms_)
+    ['conditional_entropy', 'lipschitz', 'reweighted_reference_loss', 'transport', 'wasserstein']
+    >>> bool(est.beats_chance_), round(est.chance_level_, 4)
+    (True, 1.0986)
+    >>> paper = TaskRelatednessScorer(reference=(X, y), preset="paper",
+    ...                               random_state=0).fit(X, y)
+    >>> round(paper.bound_terms_["wasserstein"], 6)
     0.0
-    >>> est.score(X, y) == -est.task_relatedness_
+    >>> paper.score(X, y) == -paper.task_relatedness_
     True
     """
 

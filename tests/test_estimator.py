@@ -620,3 +620,39 @@ def test_bound_on_new_data_reprojects_the_class_prior(reference, preset):
     assert terms["reweighted_reference_loss"] == pytest.approx(expected, rel=1e-10)
     fitted = est.class_prior_ @ est.reference_class_losses_
     assert abs(expected - fitted) > 1e-3                    # the re-projection matters
+
+
+# ----------------------------------------------------------------- invariances on real embeddings
+@pytest.fixture(scope="module")
+def anchor_tasks(anchor):
+    """The anchor's MobileNetV2 embeddings: 2000 Fashion-MNIST reference, 600 digits targets,
+    and the transformed versions the default must see through."""
+    rng = np.random.RandomState(0)
+    Zr, yr = anchor["Z_ref_train"][:2000].astype(np.float64), anchor["y_ref_train"][:2000]
+    Zt, yt = anchor["Z_tgt_train"][:600].astype(np.float64), anchor["y_tgt_train"][:600]
+    P = rng.normal(size=(Zr.shape[1], 2))
+    return (Zr, yr, Zt, yt), {
+        "duplicated": (np.hstack([Zr, Zr]), np.hstack([Zt, Zt])),
+        "noise": (np.hstack([Zr, rng.normal(size=Zr.shape)]),
+                  np.hstack([Zt, rng.normal(size=Zt.shape)])),
+        "projection_2d": (Zr @ P, Zt @ P),
+        "times_10": (10 * Zr, 10 * Zt),
+    }
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_default_tr_sees_through_width_scale_and_noise(anchor_tasks, labels):
+    """Every feature duplicated: within 5 %; 1280 pure-noise columns appended: not lower
+    by more than 0.5 %; a random 2-d projection: higher; features times 10: within 0.5 %."""
+    (Zr, yr, Zt, yt), variants = anchor_tasks
+
+    def tr(A, B):
+        est = TaskRelatednessScorer(reference=(A, yr), random_state=0)
+        return est.fit(B, yt if labels else None).task_relatedness_
+
+    base = tr(Zr, Zt)
+    got = {name: tr(A, B) for name, (A, B) in variants.items()}
+    assert abs(got["duplicated"] / base - 1) <= 0.05
+    assert got["noise"] >= base * (1 - 0.005)
+    assert got["projection_2d"] > base
+    assert abs(got["times_10"] / base - 1) <= 0.005

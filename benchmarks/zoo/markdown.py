@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from benchmarks.zoo.agreement import METRICS
-from benchmarks.zoo.methods import LOGITS
+from benchmarks.zoo.methods import LOGITS, PAPER
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = {"weighted_tau": "weighted τ", "kendall_tau": "Kendall τ", "pearson": "Pearson",
@@ -103,7 +103,8 @@ def shortfalls(doc):
             line += (f" Used alone, the term `{bt}` ranks with weighted τ {f(terms[bt])}"
                      + (f", `transport` with {f(terms['transport'])}"
                         if "transport" in terms and bt != "transport" else "") + ".")
-        refs = {m: trs[m] for m in trs if m.startswith("TR learned_all")}
+        refs = {m: trs[m] for m in trs
+                if m == "TR learned_all" or m.startswith("TR learned_all [ref=")}
         if len(refs) > 1:
             line += " Reference task options (TR learned_all): " + ", ".join(
                 f"{m.replace('TR learned_all', '').strip() or '[default: ' + z['references']['default'] + ']'}"
@@ -159,8 +160,8 @@ def zoo_section(name, z, doc):
     out.append("")
     # per target agreement of the main methods
     ag = z["agreement"][kind]
-    main = ["TR learned_all", f"TR learned_all {LOGITS}", "TR label-free (reference)",
-            f"TR label-free (reference) {LOGITS}", "LogME"]
+    main = ["TR learned_all", f"TR learned_all {PAPER}", "TR label-free (reference)",
+            f"TR label-free (reference) {PAPER}", "LogME"]
     best_base = doc["goals"].get("best_baseline")
     if best_base and best_base not in main:
         main.append(best_base)
@@ -258,6 +259,31 @@ def cold_run_text(results_dir):
             f"zoo, min: {per}); {same}. {c.get('note', '')}".rstrip(), ""]
 
 
+def preset_study_section(study):
+    """How the ranking preset's constant was chosen (``zoo_preset_study.json``)."""
+    zoos = study["zoos"]
+    out = ["## How the default was chosen: leave one zoo out", "",
+           "Generated from `benchmarks/results/zoo_preset_study.json` "
+           f"(`{study['command']}`, {f(study['wall_seconds'] / 60, 1)} min). Every candidate "
+           "setting of the ranking preset, with and without target labels: mean weighted τ "
+           "per zoo, and the mean over all targets. The leave-one-zoo-out choice picks, for "
+           "each zoo, the candidate with the best mean over the two other zoos, and judges it "
+           "on this one; nothing is chosen on all targets at once.", ""]
+    rows = []
+    for v in sorted(study["variants"], key=lambda v: (v["family"], -v["mean"]["weighted_tau"])):
+        rows.append([v["name"].replace("TR ", "", 1), *(f((v["per_zoo"].get(z) or {})
+                                                          .get("weighted_tau")) for z in zoos),
+                     f(v["mean"]["weighted_tau"]), f(v["mean"]["regret"], 2)])
+    out.append(table(["candidate", *zoos, "mean (all targets)", "regret"], rows))
+    out.append("")
+    for family, r in study["leave_one_zoo_out"].items():
+        out.append(f"- Leave one zoo out, {family}: " + "; ".join(
+            f"{z}: {p['chosen'].split(': ', 1)[-1]} ({f(p['on_this_zoo'])})"
+            for z, p in r["per_zoo"].items())
+            + f"; mean over held-out zoos {f(r['mean_on_held_out_zoos'])}.")
+    return "\n".join(out)
+
+
 def write_page(doc, path, results_dir=None, ablation=None):
     path = Path(path)
     results_dir = Path(results_dir or ROOT / "benchmarks" / "results")
@@ -320,6 +346,9 @@ def write_page(doc, path, results_dir=None, ablation=None):
     lines += ["## Per zoo", ""]
     for name, z in doc["zoos"].items():
         lines += [zoo_section(name, z, doc), ""]
+    study = results_dir / "zoo_preset_study.json"
+    if study.exists():
+        lines += [preset_study_section(json.loads(study.read_text())), ""]
     if ablation:
         lines += [ablation_section(ablation, doc.get("goals")), ""]
     lines += ["## Missing baselines", "",

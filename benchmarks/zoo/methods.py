@@ -94,44 +94,50 @@ def tr_compute(transforms="learned_all", pseudo_labels=None, reference=None, **p
     return compute
 
 
+#: suffix of the rows with the paper preset (the authors' bound)
+PAPER = "[paper]"
+#: the logit setting of the previous release: the paper preset with the transport
+#: term between head logits (head cap 0.02, terms on the fitting sample)
+LOGITS_PARAMS = {"preset": "paper", "transport_space": "logits"}
+
+
 def tr_methods(reference_options=(), default_reference=None):
-    """The six TR variants of the issue, plus learned_all with each other reference."""
+    """TR with the default (ranking) preset in every mode, the paper preset and the
+    previous release's logit setting, and learned_all with each other reference."""
     out = [
         Method("TR learned_all", "TR", tr_compute("learned_all"), needs_reference=True,
-               description="D, B and the feature map learned (the paper's LearnedAll)"),
+               description="the default: D, B and the feature map learned (LearnedAll), "
+                           "ranking preset"),
         Method("TR learned_feature", "TR", tr_compute("learned_feature"),
                needs_reference=True,
                description="label map fixed (class t -> reference class t mod K_R), "
                            "feature map learned (LearnedA)"),
         Method("TR fixed", "TR", tr_compute("fixed"), needs_reference=True,
                description="nothing learned (FixedAll), same fixed label map"),
+        Method(f"TR learned_all {PAPER}", "TR", tr_compute("learned_all", preset="paper"),
+               needs_reference=True, params={"preset": "paper"},
+               description="learned_all with the paper preset (the authors' bound)"),
+        Method(f"TR learned_all {LOGITS}", "TR", tr_compute("learned_all", **LOGITS_PARAMS),
+               needs_reference=True, params=dict(LOGITS_PARAMS),
+               description="the previous release's logit setting (paper preset, "
+                           "transport_space='logits')"),
     ]
-    out.append(Method(f"TR learned_all {LOGITS}", "TR",
-                      tr_compute("learned_all", transport_space="logits"),
-                      needs_reference=True, params={"transport_space": "logits"},
-                      description="learned_all with the Wasserstein term between head logits "
-                                  "(transport_space='logits')"))
     for pl in ("reference", "cluster", "none"):
         out.append(Method(f"TR label-free ({pl})", "TR label-free",
                           tr_compute("learned_all", pseudo_labels=pl), needs_reference=True,
                           description=f"no target labels; pseudo_labels={pl!r}"))
-    out.append(Method(f"TR label-free (reference) {LOGITS}", "TR label-free",
-                      tr_compute("learned_all", pseudo_labels="reference",
-                                 transport_space="logits"),
-                      needs_reference=True, params={"transport_space": "logits"},
-                      description="no target labels; pseudo_labels='reference', "
-                                  "transport_space='logits'"))
-    spaces = (("", "", {}),
-              (f" {LOGITS}", ", transport_space='logits'", {"transport_space": "logits"}))
+    for suffix, params in ((PAPER, {"preset": "paper"}), (LOGITS, LOGITS_PARAMS)):
+        out.append(Method(f"TR label-free (reference) {suffix}", "TR label-free",
+                          tr_compute("learned_all", pseudo_labels="reference", **params),
+                          needs_reference=True, params=dict(params),
+                          description=f"no target labels; pseudo_labels='reference', {params}"))
     for ref in reference_options:
         if ref == default_reference:
             continue
-        for suffix, text, extra in spaces:
-            out.append(Method(f"TR learned_all [ref={ref}]{suffix}", "TR (reference option)",
-                              tr_compute("learned_all", reference=ref, **extra),
-                              needs_reference=True,
-                              description=f"learned_all with the {ref!r} reference task{text}",
-                              params={"reference": ref, **extra}))
+        out.append(Method(f"TR learned_all [ref={ref}]", "TR (reference option)",
+                          tr_compute("learned_all", reference=ref), needs_reference=True,
+                          description=f"learned_all with the {ref!r} reference task",
+                          params={"reference": ref}))
     return out
 
 
