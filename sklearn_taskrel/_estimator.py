@@ -552,6 +552,16 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
         # Final terms on the whole target sample, then out of sample (cross-fitting).
         n_folds = self._n_folds()
+        if n_folds:
+            counts = np.bincount(yt) if yt is not None else np.array([len(Zt_s) // 2])
+            if counts[counts > 0].min() < n_folds:
+                warnings.warn(
+                    f"cross_fit={n_folds} needs at least {n_folds} target samples in every "
+                    f"{'class' if y_given is not None else 'pseudo-class'}; the smallest "
+                    f"has {int(counts[counts > 0].min())}. The terms are measured on the "
+                    "fitting sample instead (optimistic for wide embeddings).",
+                    DegenerateTaskWarning, stacklevel=2)
+                n_folds = 0
         self._finalise(Zt_s, yt, rng, rescale=n_folds == 0)
         self.fold_terms_, self.cv_folds_ = [], []
         if n_folds:
@@ -929,16 +939,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         sample; only ``task_relatedness_``, ``bound_terms_`` and ``target_loss_`` are
         replaced, and the head's scale is chosen on the held-out terms.
         """
-        from sklearn.model_selection import KFold, StratifiedKFold
-
-        counts = np.bincount(codes) if codes is not None else np.zeros(1)
-        seed = rng.randint(np.iinfo(np.int32).max)
-        if codes is not None and counts[counts > 0].min() >= n_folds:
-            splits = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(
-                Zt_s, codes)
-        else:
-            splits = KFold(n_folds, shuffle=True, random_state=seed).split(Zt_s)
-        splits = list(splits)
+        splits = _order_free_folds(Zt_s, codes, n_folds)
         saved = dict(self.__dict__)
         W, c = self.head_coef_, self.head_intercept_
         folds = []
@@ -1183,6 +1184,22 @@ def _encode_like(y, classes, name, n_samples=None):
             f"known classes are {list(classes)[:20]!r}."
         )
     return classes, idx.astype(np.int64)
+
+
+def _order_free_folds(Z, codes, n_folds):
+    """``(train, test)`` index pairs of ``n_folds`` stratified folds that do not depend
+    on the order of the samples: within each class the samples are sorted by a fixed
+    random projection of their embeddings and dealt to the folds in turn."""
+    v = np.random.RandomState(0).normal(size=Z.shape[1])
+    key = np.concatenate([np.asarray(Z[i:i + 8192], dtype=np.float64) @ v
+                          for i in range(0, len(Z), 8192)]) if len(Z) else np.zeros(0)
+    groups = np.zeros(len(Z), dtype=int) if codes is None else np.asarray(codes)
+    fold = np.empty(len(Z), dtype=int)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        ordered = idx[np.argsort(key[idx], kind="stable")]
+        fold[ordered] = np.arange(len(ordered)) % n_folds
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_folds)]
 
 
 def _between_class_spread(Z, y, n_classes):
