@@ -133,6 +133,20 @@ def methods_for_study(all_variants=False):
     return out, skipped
 
 
+def study_setup(args, settings):
+    """``(settings, embedding cache, result store)`` of a study over the cached zoos,
+    with ``args.zoos`` and ``args.jobs`` applied."""
+    from benchmarks.zoo.store import JSONStore
+    from sklearn_taskrel.encoders import EmbeddingCache
+
+    if args.zoos:
+        settings.zoos = tuple(args.zoos)
+    if args.jobs:
+        settings.n_jobs = args.jobs
+    return (settings, EmbeddingCache(os.path.join(args.cache, "embeddings")),
+            JSONStore(os.path.join(args.cache, "results")))
+
+
 def agreement_of(zd, per_method_scores, kind):
     """target -> agreement dict of one method's scores (dict target -> encoder -> score)."""
     from benchmarks.zoo.agreement import agreement
@@ -170,17 +184,9 @@ def main(argv=None):
     from benchmarks.zoo.pipeline import log, prepare_zoo, score_methods
     from benchmarks.zoo.report import primary_ground_truth, write_json
     from benchmarks.zoo.settings import full_settings, quick_settings
-    from benchmarks.zoo.store import JSONStore
-    from sklearn_taskrel.encoders import EmbeddingCache
 
-    s = quick_settings() if args.quick else full_settings()
-    if args.zoos:
-        s.zoos = tuple(args.zoos)
-    if args.jobs:
-        s.n_jobs = args.jobs
+    s, emb_cache, store = study_setup(args, quick_settings() if args.quick else full_settings())
     t_start = time.perf_counter()
-    emb_cache = EmbeddingCache(os.path.join(args.cache, "embeddings"))
-    store = JSONStore(os.path.join(args.cache, "results"))
     methods, skipped = methods_for_study(args.all_variants)
     variants = {m.name: {"name": m.name, "family": m.family, "params": m.params,
                          "params_text": ", ".join(f"{k}={v}" for k, v in m.params.items())

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from benchmarks.zoo.agreement import METRICS
-from benchmarks.zoo.methods import LOGITS, PAPER
+from benchmarks.zoo.methods import PAPER
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = {"weighted_tau": "weighted τ", "kendall_tau": "Kendall τ", "pearson": "Pearson",

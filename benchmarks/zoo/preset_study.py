@@ -87,21 +87,13 @@ def main(argv=None):
     from benchmarks.zoo.run import prepare_process
 
     prepare_process(threads=1)
-    from benchmarks.zoo.ablation import agreement_of, summarise_variant
+    from benchmarks.zoo.ablation import agreement_of, study_setup, summarise_variant
     from benchmarks.zoo.pipeline import log, prepare_zoo, score_methods
     from benchmarks.zoo.report import primary_ground_truth, write_json
     from benchmarks.zoo.settings import full_settings
-    from benchmarks.zoo.store import JSONStore
-    from sklearn_taskrel.encoders import EmbeddingCache
 
-    s = full_settings()
-    if args.zoos:
-        s.zoos = tuple(args.zoos)
-    if args.jobs:
-        s.n_jobs = args.jobs
+    s, emb_cache, store = study_setup(args, full_settings())
     t_start = time.perf_counter()
-    emb_cache = EmbeddingCache(os.path.join(args.cache, "embeddings"))
-    store = JSONStore(os.path.join(args.cache, "results"))
     methods = study_methods({k: v for k, v in CANDIDATES.items()
                              if not args.only or k in args.only})
     targets = {m.name: {} for m in methods}
