@@ -46,6 +46,22 @@ def test_rank_transport_space_logits(tmp_path):
     assert all(r["lipschitz"] == pytest.approx(2 ** 0.5) for r in rows)
 
 
+@pytest.mark.parametrize("preset", ["ranking", "paper"])
+def test_rank_preset_and_chance_level(tmp_path, preset):
+    good = _write(tmp_path / "good.npz", 0, noise=0.5)
+    bad = _write(tmp_path / "bad.npz", 0, noise=6.0)
+    out = tmp_path / "r.json"
+    assert main(["rank", str(bad), str(good), "--preset", preset, "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["encoder"] for r in rows] == ["good", "bad"]
+    # balanced 3-class targets: the chance level is log 3, and each row says if TR beats it
+    assert all(r["chance_level"] == pytest.approx(np.log(3)) for r in rows)
+    assert all(r["beats_chance"] == (r["task_relatedness"] < np.log(3)) for r in rows)
+    if preset == "ranking":  # the paper bound stays above log K here (near-vacuous)
+        assert rows[0]["beats_chance"] and not rows[1]["beats_chance"]
+        assert all(r["lipschitz"] == pytest.approx(2 ** 0.5) for r in rows)
+
+
 def test_rank_label_free(tmp_path):
     f = _write(tmp_path / "enc.npz", 3, with_y=False)
     out = tmp_path / "r.json"
