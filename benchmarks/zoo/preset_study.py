@@ -40,6 +40,11 @@ CANDIDATES = {
 }
 
 
+#: the one constant of the ranking preset: the candidates that differ only in it
+BUDGET_GRID = ("budget 0.5, cross-fitted", "ranking preset (default: budget 1, cross-fitted)",
+               "budget 2, cross-fitted")
+
+
 def study_methods(candidates=CANDIDATES):
     """One TR method per (labels or not, candidate)."""
     from benchmarks.zoo.methods import Method, tr_compute
@@ -54,10 +59,12 @@ def study_methods(candidates=CANDIDATES):
     return out
 
 
-def leave_one_zoo_out(variants, zoos, family):
-    """For each zoo: the ``family`` variant with the best mean weighted tau on the
-    other zoos (means over their targets), and its weighted tau on this zoo."""
-    cands = [v for v in variants if v["family"] == family]
+def leave_one_zoo_out(variants, zoos, family, among=None):
+    """For each zoo: the ``family`` variant (among the candidate names ``among``, or
+    all) with the best mean weighted tau on the other zoos (means over their
+    targets), and its weighted tau on this zoo."""
+    cands = [v for v in variants if v["family"] == family
+             and (among is None or v["name"].split(": ", 1)[-1] in among)]
     per = {}
     for z in zoos:
         others = [o for o in zoos if o != z]
@@ -119,11 +126,25 @@ def main(argv=None):
         "command": " ".join(["python", "benchmarks/zoo/preset_study.py"] + sys.argv[1:]),
         "zoos": zoos, "candidates": CANDIDATES,
         "variants": variants,
-        "leave_one_zoo_out": {f: leave_one_zoo_out(variants, zoos, f"TR {f} (preset study)")
-                              for f in ("labelled", "label-free")},
+        "leave_one_zoo_out": {
+            f"{f}, head budget": leave_one_zoo_out(variants, zoos, f"TR {f} (preset study)",
+                                                   among=BUDGET_GRID)
+            for f in ("labelled", "label-free")} | {
+            f"{f}, every candidate": leave_one_zoo_out(variants, zoos,
+                                                       f"TR {f} (preset study)")
+            for f in ("labelled", "label-free")},
         "wall_seconds": time.perf_counter() - t_start,
         "loadavg_end": list(os.getloadavg()),
     }
+    doc["table"] = [
+        {"candidate": v["name"], "family": v["family"],
+         **{f"weighted_tau_{z}": (v["per_zoo"].get(z) or {}).get("weighted_tau") for z in zoos},
+         "weighted_tau": v["mean"]["weighted_tau"], "regret": v["mean"]["regret"]}
+        for v in sorted(variants, key=lambda v: (v["family"], -v["mean"]["weighted_tau"]))]
+    doc["leave_one_zoo_out_table"] = [
+        {"protocol": key, "held_out_zoo": z, "chosen": p["chosen"],
+         "on_other_zoos": p["on_other_zoos"], "on_held_out_zoo": p["on_this_zoo"]}
+        for key, r in doc["leave_one_zoo_out"].items() for z, p in r["per_zoo"].items()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(doc, out / "zoo_preset_study.json")
