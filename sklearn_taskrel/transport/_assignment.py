@@ -140,6 +140,20 @@ def solve_assignment(unit_costs, target_prior, *, init=None, max_sweeps=100,
     K_R, K_T = C.shape
     if K_R ** K_T <= max_enumeration:
         return _enumerate(C, pi)
+    # The local search visits target classes in a canonical order (by prior, then by
+    # cost column), so its result does not depend on how the classes are numbered.
+    order = np.lexsort(np.vstack([C[::-1], pi[None, :]]))
+    a, obj = _search(C[:, order], pi[order], None if init is None
+                     else np.asarray(init, dtype=int)[order], max_sweeps, n_restarts)
+    out = np.empty(K_T, dtype=int)
+    out[order] = a
+    return out, obj
+
+
+def _search(C, pi, init, max_sweeps, n_restarts):
+    """Local search from the column-wise argmin, the Hungarian map and ``init``, then
+    ``n_restarts`` deterministic perturbations of the best map."""
+    K_R, K_T = C.shape
     starts = [np.argmin(C, axis=0)]
     if K_T <= K_R:
         rows, cols = linear_sum_assignment((C * pi[None, :]).T)
