@@ -35,6 +35,7 @@ from sklearn_taskrel.transport import (
 )
 from sklearn_taskrel.transport._backend import to_numpy
 from sklearn_taskrel.transport._lipschitz import LOGIT_LIPSCHITZ, softmax
+from sklearn_taskrel.transport._relatedness import reproject_transformation
 from sklearn_taskrel.utils._compat import Interval, StrOptions, _fit_context
 from sklearn_taskrel.utils._device import resolve_device
 from sklearn_taskrel.utils._scaling import FlooredStandardScaler, GlobalScaler
@@ -517,7 +518,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.reference_radius_ = float(np.sqrt(np.sum(np.var(Zr_s, axis=0))))
         self.reference_spread_ = _between_class_spread(Zr_s, yr, K_R)
         self.head_lipschitz_ = self._head_cap(
-            self.reference_spread_ if self._budget_unit() == "spread"
+            self.reference_spread_ if self._setting("head_budget_unit", "radius") == "spread"
             else self.reference_radius_)
 
         # Reference head.
@@ -562,7 +563,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                     "fitting sample instead (optimistic for wide embeddings).",
                     DegenerateTaskWarning, stacklevel=2)
                 n_folds = 0
-        self._finalise(Zt_s, yt, rng, rescale=n_folds == 0)
+        self._finalise(Zt_s, yt, rng, in_sample=n_folds == 0)
         self.fold_terms_, self.cv_folds_ = [], []
         if n_folds:
             t0 = time.perf_counter()
@@ -580,13 +581,13 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 "Give the head's cap either as head_lipschitz (absolute) or as head_budget "
                 f"(in units of the reference radius), not both; got head_lipschitz="
                 f"{self.head_lipschitz!r} and head_budget={self.head_budget!r}.")
-        preset = PRESETS[self.preset]
-        self.transport_space_ = self.transport_space or preset["transport_space"]
-        self.scaling_ = self.scaling or preset["scaling"]
+        self.transport_space_ = self._setting("transport_space")
+        self.scaling_ = self._setting("scaling")
 
-    def _budget_unit(self):
-        unit = self.head_budget_unit
-        return PRESETS[self.preset].get("head_budget_unit", "radius") if unit is None else unit
+    def _setting(self, name, default=None):
+        """The parameter ``name``, or the preset's value when it is ``None``."""
+        value = getattr(self, name)
+        return PRESETS[self.preset].get(name, default) if value is None else value
 
     def _make_scaler(self):
         if self.scaling_ == "global":
@@ -845,7 +846,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             out.append(q if tr.joint is None else q @ label_map.T)
         return np.vstack(out) if out else np.zeros((0, len(self.classes_)))
 
-    def _finalise(self, Zt_s, yt, rng, rescale=True):
+    def _finalise(self, Zt_s, yt, rng, in_sample=True):
+        """Fitted state of the whole-sample fit, and its bound terms and target loss on
+        the fitting sample when ``in_sample`` (cross-fitting measures them instead)."""
         tr = self.transformation_
         L = self.reference_class_losses_
         K_R = len(self.reference_classes_)
@@ -859,12 +862,17 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         tau = self.lipschitz_ = self._lipschitz(Zt_s, tr)
         logits = self.transport_space_ == "logits"
         if tr.joint is None:
-            terms = self._terms_without_labels(Zt_s, tr, tau)
+            terms = self._terms_without_labels(Zt_s, tr, tau) if in_sample else None
             D, B = tr.class_prior, np.eye(K_R)
         elif (getattr(tr, "terms", None) is not None and self._fit_on_all
               and tr.terms["lipschitz"] == tau):
             # The fit already evaluated the bound on this very sample.
             terms = dict(tr.terms)
+            D, B = prior_and_label_map(tr.joint)
+        elif not in_sample:
+            # Cross-fitting replaces the terms: only the label map on this prior is kept.
+            tr = reproject_transformation(tr, target_prior, K_R)
+            terms = None
             D, B = prior_and_label_map(tr.joint)
         else:
             # The target loss is computed in the same pass over the mapped blocks.
@@ -890,8 +898,23 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 target_loss = float(nll.mean())
         self.transformation_ = tr
         self.head_scale_ = 1.0
-        if rescale and self._rescales_head() and np.isfinite(terms["wasserstein"]):
-            terms = self._rescale_head(terms, D)
+        self.class_prior_ = D
+        self.label_map_ = B
+        # Chance level: the cross-entropy of predicting the (pseudo-)label prior.
+        self.chance_level_ = _entropy(D if target_prior is None else target_prior)
+        self.n_iter_ = tr.n_iter
+        self.history_ = tr.history
+        if in_sample:
+            self._set_in_sample_terms(Zt_s, yt, tr, terms, target_loss)
+        # The mapped target sample is not kept in the fitted state.
+        self.transformation_ = replace(self.transformation_, mapped_target=None)
+        self._target_map_cache = self._feature_map_cache = None
+
+    def _set_in_sample_terms(self, Zt_s, yt, tr, terms, target_loss):
+        """``task_relatedness_``, ``bound_terms_`` and ``target_loss_`` on the fitting
+        sample (the head rescaled first when ``rescale_head``)."""
+        if self._rescales_head() and np.isfinite(terms["wasserstein"]):
+            terms = self._rescale_head(terms, self.class_prior_)
             target_loss = None  # recomputed below with the rescaled head
         bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
         if bad:  # never a silent NaN
@@ -900,15 +923,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 "the reference and target embeddings for extreme values.")
         self.task_relatedness_ = terms.pop("task_relatedness")
         self.bound_terms_ = terms
-        self.class_prior_ = D
-        self.label_map_ = B
-        # Chance level: the cross-entropy of predicting the (pseudo-)label prior.
-        self.chance_level_ = _entropy(D if target_prior is None else target_prior)
         self.beats_chance_ = bool(self.task_relatedness_ < self.chance_level_)
-        self.n_iter_ = tr.n_iter
-        self.history_ = tr.history
         if target_loss is None:
-            proba = self._transformed_proba(Zt_s, tr, label_map=B)
+            proba = self._transformed_proba(Zt_s, tr, label_map=self.label_map_)
             if yt is None:
                 target_loss = float("nan") if tr.joint is None else float(
                     -np.mean(np.log(np.maximum(proba.max(axis=1), 1e-300))))
@@ -916,14 +933,10 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 target_loss = float(-np.mean(np.log(np.maximum(
                     proba[np.arange(len(yt)), yt], 1e-300))))
         self.target_loss_ = target_loss
-        # The mapped target sample is not kept in the fitted state.
-        self.transformation_ = replace(tr, mapped_target=None)
-        self._target_map_cache = self._feature_map_cache = None
 
     def _n_folds(self):
         """Cross-fitting folds (0: the terms are measured on the fitting sample)."""
-        folds = (PRESETS[self.preset].get("cross_fit", "off") if self.cross_fit is None
-                 else self.cross_fit)
+        folds = self._setting("cross_fit", "off")
         return 0 if folds == "off" else int(folds)
 
     def _cross_fit(self, Zt_s, y_given, codes, tau, rng, n_folds):
@@ -1005,9 +1018,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
     def _rescales_head(self):
         """Whether the head's scale is chosen by the bound (certified logit bound only)."""
-        rescale = (PRESETS[self.preset].get("rescale_head", False)
-                   if self.rescale_head is None else self.rescale_head)
-        return bool(rescale and self.transport_space_ == "logits"
+        return bool(self._setting("rescale_head", False) and self.transport_space_ == "logits"
                     and self.lipschitz == "certified" and len(self.reference_classes_) > 1)
 
     def _rescale_head(self, terms, class_prior):

@@ -224,6 +224,22 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
     return W, Y, w
 
 
+def reproject_transformation(transformation, target_prior, n_ref_classes):
+    """``transformation`` with its label map re-projected onto ``target_prior``: each
+    target class keeps its reference class(es), its mass follows the new prior
+    (unchanged without a label map)."""
+    tr = transformation
+    if tr.joint is None:
+        return tr
+    if tr.assignment is not None:
+        joint = joint_from_assignment(tr.assignment, target_prior, n_ref_classes)
+    else:
+        joint = project_joint(tr.joint, target_prior)
+    D, _ = prior_and_label_map(joint)
+    return Transformation(tr.assignment, joint, D, tr.feature_map, history=tr.history,
+                          n_iter=tr.n_iter)
+
+
 def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_losses,
                             lipschitz, target_prior=None, *, chunk_size=2000, rng=None,
                             max_iter=1_000_000, on_block=None):
@@ -248,15 +264,7 @@ def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_
     """
     if target_prior is None:
         target_prior = np.bincount(y_tgt, minlength=len(np.unique(y_tgt))) / len(y_tgt)
-    tr = transformation
-    if tr.joint is not None:
-        if tr.assignment is not None:
-            joint = joint_from_assignment(tr.assignment, target_prior, len(Z_ref_by_class))
-        else:
-            joint = project_joint(tr.joint, target_prior)
-        D, _ = prior_and_label_map(joint)
-        tr = Transformation(tr.assignment, joint, D, tr.feature_map, history=tr.history,
-                            n_iter=tr.n_iter)
+    tr = reproject_transformation(transformation, target_prior, len(Z_ref_by_class))
     W, _, _ = transport_with_weights(Z_ref_by_class, X_tgt, y_tgt, tr, target_prior,
                                      chunk_size=chunk_size, rng=rng, want_weights=False,
                                      max_iter=max_iter, feature_map=tr.feature_map,
