@@ -10,6 +10,7 @@ from sklearn_taskrel.transport import (
     LogitMap,
     certified_lipschitz,
     chunked_wasserstein,
+    class_pair_costs,
     conditional_entropy,
     empirical_lipschitz,
     euclidean_cost,
@@ -411,3 +412,47 @@ def test_assignment_search_does_not_depend_on_class_numbering():
         b, obj_b = solve_assignment(costs[:, perm], prior[perm])
         assert obj_b == pytest.approx(obj, abs=1e-12)
         assert_allclose(b, a[perm])
+
+
+@pytest.mark.parametrize("kind", ["identity", "translation", "diagonal", "dense", "dual"])
+def test_composed_logit_map_equals_mapping_then_the_head(kind):
+    """``LogitMap`` applies ``W (M x + m) + c`` as one (d, k) product; checked against
+    the dense ``M``, ``m`` of every representation of the feature map."""
+    rng = np.random.RandomState(2)
+    n, d, k = 7, 5, 3
+    X = rng.normal(size=(n, d))
+    shift, center = rng.normal(size=d), rng.normal(size=d)
+    fmap = {
+        "identity": FeatureMap.identity(d),
+        "translation": FeatureMap(shift=shift),
+        "diagonal": FeatureMap(shift=shift, center=center, scale_delta=rng.normal(size=d)),
+        "dense": FeatureMap(shift=shift, center=center, delta=rng.normal(size=(d, d))),
+        "dual": FeatureMap(shift=shift, center=center, anchors=rng.normal(size=(4, d)),
+                           coef=rng.normal(size=(4, d))),
+    }[kind]
+    W, c = rng.normal(size=(k, d)), rng.normal(size=k)
+    expected = (X @ fmap.M.T + fmap.m) @ W.T + c
+    assert_allclose(LogitMap(fmap, W, c).apply(X), expected, rtol=1e-12, atol=1e-12)
+    assert_allclose(fmap.apply(X) @ W.T + c, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_class_pair_costs_are_the_exact_w1_of_the_class_subsamples():
+    """Equal-size pairs go through the assignment solver, the others through the
+    network simplex; both must give the exact W1 (POT) of the subsamples."""
+    rng = np.random.RandomState(3)
+    refs = [rng.normal(size=(30, 4)) + r for r in range(3)]
+    tgts = [rng.normal(size=(12, 4)) * 2, rng.normal(size=(40, 4)) - 1]
+    C = class_pair_costs(refs, tgts, rng=np.random.RandomState(7), max_per_class=20)
+    draw = np.random.RandomState(7)  # the subsamples, drawn as the function draws them
+
+    def sub(Z):
+        return Z if len(Z) <= 20 else Z[np.sort(draw.choice(len(Z), 20, replace=False))]
+
+    subs_r, subs_t = [sub(Z) for Z in refs], [sub(X) for X in tgts]
+    for r, Zr in enumerate(subs_r):
+        for t, Xt in enumerate(subs_t):
+            M = euclidean_cost(Zr, Xt)
+            _, w1 = exact_transport(np.full(len(Zr), 1 / len(Zr)),
+                                    np.full(len(Xt), 1 / len(Xt)), M)
+            assert C[r, t] == pytest.approx(w1, rel=1e-5)  # float32 distances
+    assert C.shape == (3, 2)

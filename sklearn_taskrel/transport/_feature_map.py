@@ -87,6 +87,22 @@ class FeatureMap:
         """The same map with ``fn`` applied to every array (e.g. to numpy, to a device)."""
         return FeatureMap(**{k: (None if v is None else fn(v)) for k, v in vars(self).items()})
 
+    def compose(self, W, c):
+        """``(A, b)`` with ``W u + c = A x + b`` for ``u`` the image of ``x``.
+
+        ``A = W (I + Delta)`` has the shape of ``W`` (k, d): applying it costs
+        ``n d k`` instead of the ``n d^2`` (or ``n n_anchors d``) of mapping first.
+        """
+        if self.delta is None and self.scale_delta is None and self.coef is None:
+            return W, self.shift @ W.T + c
+        if self.delta is not None:
+            WD = W @ self.delta
+        elif self.scale_delta is not None:
+            WD = W * self.scale_delta
+        else:
+            WD = (W @ self.coef.T) @ self.anchors
+        return W + WD, self.shift @ W.T - self.center @ WD.T + c
+
     @property
     def M(self):
         """The linear part as a dense ``(d, d)`` numpy array."""
@@ -131,8 +147,12 @@ class LogitMap:
     coef: object
     intercept: object
 
+    def __post_init__(self):
+        # The composed affine map: one (n, d) @ (d, k) product per application.
+        self._linear, self._offset = self.feature_map.compose(self.coef, self.intercept)
+
     def apply(self, X):
-        return self.feature_map.apply(X) @ self.coef.T + self.intercept
+        return X @ self._linear.T + self._offset
 
     def convert(self, fn):
         """The same map with ``fn`` applied to every array."""
