@@ -210,7 +210,9 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         map step gives 64 % of the decrease and TR moves by under 1 % after the third.
     max_samples : int, default=10000
         Largest target sample (stratified subsample) and reference sample used to
-        fit the transformations. The terms are then evaluated on the whole target.
+        fit the transformations. In-sample terms are then evaluated on the whole
+        target; cross-fitted terms on at most ``max_samples`` points of each held-out
+        fold (``fold_terms_[k]["n_measured"]``).
     ot_batch_size : int or None, default=None
         Fast: largest target chunk per exact OT problem (chunking keeps the value an
         upper bound; ``None`` is 2000). Paper: the OT batch size of each step
@@ -281,10 +283,18 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
     head_scale_ : float
         Factor applied to the fitted head (1 unless ``rescale_head``).
     fold_terms_ : list of dict
-        With cross-fitting, the terms of each held-out fold (and its ``n_samples``);
+        With cross-fitting, the terms of each held-out fold (with its ``n_samples``
+        and ``n_measured``, the points the terms were measured on);
         empty otherwise.
     cv_folds_ : list of ndarray
         With cross-fitting, the target indices held out in each fold.
+    point_terms_ : dict or None
+        With cross-fitting, the held-out terms per target point: ``index`` (its
+        position in the target), ``weight``, ``value`` (its class's reference loss
+        under the label map plus its share of the transport term) and ``offset``
+        (the conditional entropy), with
+        ``task_relatedness_ == weight @ value + offset``. The bootstrap of
+        :func:`~sklearn_taskrel.model_selection.rank_encoders` re-weights them.
     n_iter_ : int
     history_ : list of dict
         Objective and terms per iteration.
@@ -469,8 +479,10 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Zt = self._embed(X, name="X", reset=True)
         timings["embed_target"] = time.perf_counter() - t0
         n = Zt.shape[0]
+        self._fit_digest = _digest(Zt)
         if y is not None:
             self.classes_, yt = check_labels(y, n_samples=n, name="y")
+            self._fit_digest += _digest(yt)
             if len(self.classes_) == 1:
                 warnings.warn(
                     f"y has a single class ({self.classes_[0]!r}): the label map sends it "
@@ -541,9 +553,13 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self._Z_ref_by_class = [Zr_cap[yr_cap == r] for r in range(K_R)]
         tau = certified_lipschitz(self.head_coef_) if K_R > 1 else 0.0
 
-        # Target labels or pseudo-labels, then the transformations.
+        # Target labels or pseudo-labels, then the transformations. When the terms
+        # will be measured out of sample, the fit does not measure its kept map.
         t0 = time.perf_counter()
         y_given = yt
+        n_folds = self._n_folds()
+        self._measure_kept = not (n_folds and yt is not None
+                                  and np.bincount(yt).min() >= n_folds)
         if yt is None:
             yt = self._fit_label_free(Zt_s, tau, rng)
         else:
@@ -552,7 +568,6 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         timings["transformations"] = time.perf_counter() - t0
 
         # Final terms on the whole target sample, then out of sample (cross-fitting).
-        n_folds = self._n_folds()
         if n_folds:
             counts = np.bincount(yt) if yt is not None else np.array([len(Zt_s) // 2])
             if counts[counts > 0].min() < n_folds:
@@ -564,12 +579,12 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                     DegenerateTaskWarning, stacklevel=2)
                 n_folds = 0
         self._finalise(Zt_s, yt, rng, in_sample=n_folds == 0)
-        self.fold_terms_, self.cv_folds_ = [], []
+        self.fold_terms_, self.cv_folds_, self.point_terms_ = [], [], None
         if n_folds:
             t0 = time.perf_counter()
             self._cross_fit(Zt_s, y_given, yt, tau, rng, n_folds)
             timings["cross_fit"] = time.perf_counter() - t0
-        self._reference_loss_sample = None
+        self._reference_loss_sample = self._measure_kept = None
         timings["total"] = time.perf_counter() - t_start
         self.timings_ = timings
         return self
@@ -690,7 +705,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 learn_label_map=learn, assignment=assignment, feature_map=fmap,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
                 tol=self.tol, chunk_size=self._chunk_size(), rng=rng,
-                callback=self._iteration_callback(), logit_head=self._logit_head())
+                callback=self._iteration_callback(), logit_head=self._logit_head(),
+                measure_kept=getattr(self, "_measure_kept", True))
             tr = replace(tr, feature_map=tr.feature_map.convert(to_numpy))
         self.transformation_ = tr
         return tr
@@ -732,7 +748,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         blocks = [Z @ W.T + c for Z in self._ref_blocks()]
         return blocks, replace(trb, feature_map=LogitMap(trb.feature_map, W, c))
 
-    def _terms_without_labels(self, Zt_s, tr, tau):
+    def _terms_without_labels(self, Zt_s, tr, tau, point_costs=None):
         """Bound terms of a transformation without a label map (``pseudo_labels="none"``):
         one transport problem between the reweighted reference and the whole target."""
         from sklearn_taskrel.transport import bound_terms
@@ -742,7 +758,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         W, _, _ = transport_with_weights(
             blocks, self._on_backend(Zt_s), np.zeros(len(Zt_s), dtype=int), trb, None,
             chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
-            want_weights=False, feature_map=trb.feature_map)
+            want_weights=False, feature_map=trb.feature_map, point_costs=point_costs)
         return bound_terms(tr.class_prior, None, self.reference_class_losses_, W, tau)
 
     def _logit_head(self):
@@ -758,7 +774,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             return 0.0
         logits = self.transport_space_ == "logits"
         if self.lipschitz == "certified":
-            return LOGIT_LIPSCHITZ if logits else certified_lipschitz(self.head_coef_)
+            return self._certified_lipschitz()
         _, B = (None, None) if tr.joint is None else prior_and_label_map(tr.joint)
         W, c = self.head_coef_, self.head_intercept_
         if logits:  # gradients with respect to the logits themselves
@@ -797,7 +813,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 feature_map="identity" if self.transforms == "fixed" else self.feature_map,
                 alpha=self.alpha, max_iter=30 if self.max_iter is None else self.max_iter,
                 tol=self.tol, chunk_size=self._chunk_size(), rng=rng,
-                logit_head=self._logit_head())
+                logit_head=self._logit_head(),
+                measure_kept=getattr(self, "_measure_kept", True))
             tr = replace(tr, feature_map=tr.feature_map.convert(to_numpy))
             self.transformation_ = tr
             self.pseudo_labels_ = None
@@ -839,10 +856,16 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         mapped = getattr(tr, "mapped_target", None)
         if mapped is not None and (not getattr(self, "_fit_on_all", False) or len(mapped) != len(Zt_s)):
             mapped = None  # fitted on a subsample: map the whole sample
+        if mapped is None:
+            A, b = tr.feature_map.convert(to_numpy).compose(self.head_coef_,
+                                                            self.head_intercept_)
         for start in range(0, len(Zt_s), chunk):
-            U = (tr.map(np.asarray(Zt_s[start:start + chunk], dtype=np.float64))
-                 if mapped is None else to_numpy(mapped[start:start + chunk]))
-            q = softmax(U @ self.head_coef_.T + self.head_intercept_)
+            if mapped is None:
+                S = np.asarray(Zt_s[start:start + chunk], dtype=np.float64) @ A.T + b
+            else:
+                S = to_numpy(mapped[start:start + chunk]) @ self.head_coef_.T
+                S = S + self.head_intercept_
+            q = softmax(S)
             out.append(q if tr.joint is None else q @ label_map.T)
         return np.vstack(out) if out else np.zeros((0, len(self.classes_)))
 
@@ -954,6 +977,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         """
         splits = _order_free_folds(Zt_s, codes, n_folds)
         saved = dict(self.__dict__)
+        self._measure_kept = False  # the held-out fold measures the bound
         W, c = self.head_coef_, self.head_intercept_
         folds = []
         try:
@@ -966,9 +990,14 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 raw = self.target_scaler_.inverse_transform(Zt_s[train])
                 scaler = self._make_scaler().fit(raw)
                 Z_train = scaler.transform(raw).astype(Zt_s.dtype, copy=False)
+                # The held-out terms estimate expectations: a large fold is measured
+                # on a stratified subsample of at most max_samples points.
+                measured = test[_stratified_cap(codes[test] if codes is not None
+                                                else np.zeros(len(test), int),
+                                                self.max_samples, np.random.RandomState(0))]
                 Z_test = scaler.transform(
-                    self.target_scaler_.inverse_transform(Zt_s[test])).astype(Zt_s.dtype,
-                                                                              copy=False)
+                    self.target_scaler_.inverse_transform(Zt_s[measured])).astype(
+                        Zt_s.dtype, copy=False)
                 del raw
                 if y_given is None:
                     self._fit_label_free(Z_train, tau, fold_rng)
@@ -976,16 +1005,19 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 else:
                     tr = self._fit_labelled(Z_train, y_given[train], tau, fold_rng)
                 tr = replace(tr, mapped_target=None)
-                terms = self._terms_on(Z_test, None if y_given is None else y_given[test],
-                                       tr, self._lipschitz(Z_test, tr))
+                costs = np.zeros(len(measured))
+                terms = self._terms_on(Z_test, None if y_given is None else y_given[measured],
+                                       tr, self._lipschitz(Z_test, tr), point_costs=costs)
                 joint, fold_codes = terms.pop("_joint", None), terms.pop("_codes", None)
                 prior, B = ((tr.class_prior, None) if joint is None
                             else prior_and_label_map(joint))
-                logits = np.vstack([
-                    tr.map(np.asarray(Z_test[i:i + 8192], np.float64)) @ W.T
-                    for i in range(0, len(Z_test), 8192)])
+                A, b = tr.feature_map.compose(W, np.zeros(len(W)))
+                logits = np.vstack([np.asarray(Z_test[i:i + 8192], np.float64) @ A.T + b
+                                    for i in range(0, len(Z_test), 8192)])
                 folds.append(dict(terms=terms, weight=len(test) / len(Zt_s), prior=prior,
-                                  label_map=B, codes=fold_codes, logits=logits))
+                                  label_map=B, codes=fold_codes, logits=logits,
+                                  n_measured=len(measured), measured=measured,
+                                  joint=joint, point_costs=costs))
         finally:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -998,7 +1030,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             terms = self._rescale_head(terms, prior)
         scale = self.head_scale_
         self.fold_terms_ = [dict(self._terms_at_scale(f["terms"], f["prior"]) if scale != 1.0
-                                 else f["terms"], n_samples=len(test))
+                                 else f["terms"], n_samples=len(test),
+                                 n_measured=f["n_measured"])
                             for f, (_, test) in zip(folds, splits)]
         self.cv_folds_ = [np.sort(test) for _, test in splits]
         # Held-out cross-entropy of each fold's transformed classifier (rescaled head).
@@ -1015,6 +1048,29 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.task_relatedness_ = terms.pop("task_relatedness")
         self.bound_terms_ = terms
         self.beats_chance_ = bool(self.task_relatedness_ < self.chance_level_)
+        self.point_terms_ = self._point_terms(folds, scale)
+
+    def _point_terms(self, folds, scale):
+        """Per held-out point ``j``: ``value_j = sum_r P(r | t_j) L_r + tau s c_j`` (its
+        class's reference loss under the label map, plus its transport cost ``c_j``),
+        ``weight_j`` (its fold's share over the points measured in it), and the
+        constant conditional entropy, so that TR ``= weight @ value + offset``."""
+        L = self.reference_class_losses_
+        index, weight, value, offset = [], [], [], 0.0
+        for f in folds:
+            t = f["terms"]
+            if f["joint"] is None:
+                ref_loss = np.full(f["n_measured"], float(np.asarray(f["prior"]) @ L))
+            else:
+                cond = f["joint"] / np.maximum(f["joint"].sum(axis=0, keepdims=True),
+                                               np.finfo(float).tiny)
+                ref_loss = (cond.T @ L)[f["codes"]]
+            index.append(f["measured"])
+            weight.append(np.full(f["n_measured"], f["weight"] / f["n_measured"]))
+            value.append(ref_loss + t["lipschitz"] * scale * f["point_costs"])
+            offset += f["weight"] * t.get("conditional_entropy", 0.0)
+        return {"index": np.concatenate(index), "weight": np.concatenate(weight),
+                "value": np.concatenate(value), "offset": float(offset)}
 
     def _rescales_head(self):
         """Whether the head's scale is chosen by the bound (certified logit bound only)."""
@@ -1110,19 +1166,22 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             Same keys as :attr:`bound_terms_` plus ``task_relatedness``.
         """
         check_is_fitted(self)
-        Zt_s = self.target_scaler_.transform(self._embed(X, name="X"))
+        return self._bound_on_embeddings(self._embed(X, name="X"), y)
+
+    def _bound_on_embeddings(self, Z, y):
+        Zt_s = self.target_scaler_.transform(Z)
         codes = None
         if y is not None and self.transformation_.joint is not None:
             _, codes = _encode_like(y, self.classes_, "y", n_samples=len(Zt_s))
         terms = self._terms_on(Zt_s, codes, self.transformation_, self.lipschitz_)
         return {k: v for k, v in terms.items() if not k.startswith("_")}
 
-    def _terms_on(self, Zt_s, codes, tr, tau):
+    def _terms_on(self, Zt_s, codes, tr, tau, point_costs=None):
         """Bound terms of the transformation ``tr`` on scaled target points, with
         target class codes, or ``None`` for the (pseudo-)labels of the fitted mode."""
         L = self.reference_class_losses_
         if tr.joint is None:
-            return self._terms_without_labels(Zt_s, tr, tau)
+            return self._terms_without_labels(Zt_s, tr, tau, point_costs)
         if codes is None:
             if self.pseudo_labels_ is None:
                 raise ValueError(
@@ -1136,21 +1195,68 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         blocks, trv = self._transport_view(tr)
         terms, trb = evaluate_transformation(
             blocks, self._on_backend(Zt_s), codes, trv, L, tau, prior,
-            chunk_size=self._chunk_size(), rng=np.random.RandomState(0))
+            chunk_size=self._chunk_size(), rng=np.random.RandomState(0),
+            point_costs=point_costs)
         terms["_joint"] = trb.joint
         terms["_codes"] = codes
         return terms
 
     def score(self, X, y=None):
-        """Minus the task-relatedness of ``(X, y)`` under the fitted transformations.
+        """Minus the certified bound on ``(X, y)`` under the fitted transformations.
 
         Greater is better, so model selection maximises it without a custom scorer.
+        Scores of different settings are on one scale: each is minus an upper bound,
+        in nats, on the cross-entropy of a transformed reference classifier on
+        ``(X, y)``, with the certified Lipschitz constant whatever ``lipschitz`` says
+        (the authors' empirical constant is not a guarantee, and a grid would prefer
+        it for being smaller). So a grid may mix presets, transport spaces, head
+        budgets or Lipschitz constants and still compares like with like.
+
+        On the fitting sample itself (the same embeddings and labels, e.g. a
+        ``GridSearchCV`` whose only split trains and tests on the whole sample) the
+        score is the fitted one, ``-task_relatedness_`` (cross-fitted by default),
+        rather than the bound of the whole-sample fit on its own training points,
+        which is optimistic for wide embeddings.
+
+        Label-free scores (``y=None``) bound the loss against each setting's own
+        pseudo-labels, so they compare encoders under one ``pseudo_labels`` setting,
+        not across settings.
 
         Returns
         -------
         score : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_taskrel import TaskRelatednessScorer
+        >>> rng = np.random.RandomState(0)
+        >>> Z, y = rng.normal(size=(60, 4)), np.repeat([0, 1, 2], 20)
+        >>> est = TaskRelatednessScorer(random_state=0).fit(Z + 3 * y[:, None], y)
+        >>> bool(est.score(Z + 3 * y[:, None], y) == -est.task_relatedness_)
+        True
         """
-        return -self.bound(X, y)["task_relatedness"]
+        check_is_fitted(self)
+        Z = self._embed(X, name="X")
+        digest = _digest(Z)
+        if y is not None and self.transformation_.joint is not None:
+            digest += _digest(_encode_like(y, self.classes_, "y", n_samples=len(Z))[1])
+        if digest == getattr(self, "_fit_digest", None):
+            terms = dict(self.bound_terms_, task_relatedness=self.task_relatedness_)
+        else:
+            terms = self._bound_on_embeddings(Z, y)
+        if self.lipschitz == "certified":
+            return -terms["task_relatedness"]
+        return -(terms["task_relatedness"] - terms["transport"]
+                 + self._certified_lipschitz() * terms["wasserstein"])
+
+    def _certified_lipschitz(self):
+        """The certified constant of the transport term (0 for a one-class head)."""
+        if len(self.reference_classes_) < 2:
+            return 0.0
+        if self.transport_space_ == "logits":
+            return LOGIT_LIPSCHITZ
+        return certified_lipschitz(self.head_coef_)
 
     def predict_proba(self, X):
         """Class probabilities of the transformed reference classifier.
@@ -1233,6 +1339,14 @@ def _between_class_spread(Z, y, n_classes):
     ms_within = (ss_total - ss_between) / max(n - k, 1)
     noise = (k - 1) * ms_within
     return float(np.sqrt(max(ss_between - noise, noise, np.finfo(float).tiny) / n))
+
+
+def _digest(a):
+    """A short fingerprint of an array's values, dtype and shape."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.blake2b(a.view(np.uint8), digest_size=16)
+    h.update(f"{a.dtype}{a.shape}".encode())
+    return h.hexdigest()
 
 
 def _entropy(p):

@@ -215,7 +215,11 @@ def test_logit_transport_space_is_a_tighter_bound_for_the_same_transformations(
     op = np.linalg.norm(logit.head_coef_, 2)
     assert t["wasserstein"] <= op * feat.bound_terms_["wasserstein"] * (1 + 1e-9)
     assert logit.target_loss_ <= logit.task_relatedness_ < feat.task_relatedness_
-    assert logit.score(1.2 * Xt, yt) == pytest.approx(-logit.task_relatedness_)
+    # the score on the fitting sample is the fitted TR, with the certified constant
+    certified = logit.task_relatedness_ - t["transport"] + np.sqrt(2) * t["wasserstein"]
+    assert logit.score(1.2 * Xt, yt) == pytest.approx(-certified, rel=1e-12)
+    if lipschitz == "empirical":
+        assert -logit.score(1.2 * Xt, yt) > logit.task_relatedness_
 
 
 def test_logit_transport_space_does_not_grow_with_appended_noise_features(reference):
@@ -247,7 +251,8 @@ def test_logit_transport_space_label_free(reference, pseudo_labels):
                                 preset="paper", transport_space="logits",
                                 random_state=0).fit(Xt)
     assert est.lipschitz_ == pytest.approx(np.sqrt(2))
-    assert est.score(Xt) == pytest.approx(-est.task_relatedness_, rel=1e-9)
+    assert est.bound(Xt)["task_relatedness"] == pytest.approx(est.task_relatedness_,
+                                                              rel=1e-9)
     b = TaskRelatednessScorer(reference=(Xr, yr), pseudo_labels=pseudo_labels,
                               preset="paper", transport_space="logits", random_state=0,
                               transport_backend="torch", device="cpu").fit(Xt)
@@ -261,8 +266,10 @@ def test_score_is_minus_tr_on_fitted_data_and_honest_on_new_data(reference):
     Xs, ys, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
                           random_state=15, means=means)
     est = _fit(reference, Xt, yt)
-    assert est.score(Xt, yt) == pytest.approx(-est.task_relatedness_)
+    # the in-sample terms recomputed from the fitted transformations
+    assert est.bound(Xt, yt)["task_relatedness"] == pytest.approx(est.task_relatedness_)
     new = est.bound(Xs, ys)
+    assert est.score(Xs, ys) == pytest.approx(-new["task_relatedness"])
     proba = est.predict_proba(Xs)
     loss = -np.mean(np.log(proba[np.arange(len(ys)), ys]))
     assert loss <= new["task_relatedness"]
@@ -283,7 +290,8 @@ def test_string_labels_and_classes(reference):
     est = _fit(reference, Xr, names[yr])
     assert list(est.classes_) == list(names)
     assert est.predict(Xr[:3]).dtype.kind in "UO"
-    assert est.score(Xr, names[yr]) == pytest.approx(-est.task_relatedness_)
+    assert est.bound(Xr, names[yr])["task_relatedness"] == pytest.approx(
+        est.task_relatedness_)
 
 
 def test_determinism_bit_for_bit(reference):
@@ -552,7 +560,7 @@ def test_rescaled_head_minimises_the_bound_over_its_scale(reference):
                                keepdims=True)) - logits.max(1, keepdims=True)
         est.reference_class_losses_ = np.array(
             [-logp[yr == r, r].mean() for r in range(4)])
-        values.append(-est.score(Xt, yt))
+        values.append(est.bound(Xt, yt)["task_relatedness"])  # recomputed
     assert best.task_relatedness_ == pytest.approx(values[-1], rel=1e-7)  # float32 map
     assert best.task_relatedness_ <= min(values) + 1e-6
     assert values[0] > best.task_relatedness_ + 0.05  # the scale matters here
@@ -656,3 +664,68 @@ def test_default_tr_sees_through_width_scale_and_noise(anchor_tasks, labels):
     assert got["noise"] >= base * (1 - 0.005)
     assert got["projection_2d"] > base
     assert abs(got["times_10"] / base - 1) <= 0.005
+
+
+def test_score_on_the_fitting_sample_is_the_cross_fitted_tr(reference):
+    """A GridSearchCV whose one split trains and tests on the whole sample must rank by
+    the cross-fitted TR, not by the whole-sample fit's optimistic in-sample bound."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=20, n_classes=4, n_features=N_FEATURES,
+                          random_state=14, means=means)
+    est = TaskRelatednessScorer(reference=(Xr, yr), random_state=0).fit(Xt, yt)
+    in_sample = est.bound(Xt, yt)["task_relatedness"]
+    assert in_sample < est.task_relatedness_  # the bias that cross-fitting removes
+    assert est.score(Xt, yt) == -est.task_relatedness_
+    # any other sample (even the same points, relabelled) is measured afresh
+    assert est.score(Xt[::-1], yt[::-1]) == pytest.approx(-in_sample, rel=1e-6)
+    flipped = yt.copy()
+    flipped[:2] = flipped[1::-1] if flipped[0] != flipped[1] else (flipped[:2] + 1) % 4
+    assert est.score(Xt, flipped) == pytest.approx(
+        -est.bound(Xt, flipped)["task_relatedness"])
+    whole = [(np.arange(len(yt)), np.arange(len(yt)))]
+    cv = cross_validate(est, Xt, yt, cv=whole)
+    assert cv["test_score"][0] == -est.task_relatedness_
+
+
+def test_scores_of_certified_and_empirical_settings_are_on_one_scale(reference):
+    """A grid over ``lipschitz`` must not prefer the authors' empirical constant for
+    being smaller: ``score`` uses the certified constant for every setting."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=3, means=means, noise=1.5)
+    Xs, ys, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=4, means=means, noise=1.5)
+    cert = _fit(reference, Xt, yt, lipschitz="certified", cross_fit=2)
+    emp = _fit(reference, Xt, yt, lipschitz="empirical", cross_fit=2)
+    assert emp.lipschitz_ < cert.lipschitz_
+    assert emp.task_relatedness_ < cert.task_relatedness_
+    # the same transformations (the constant only weighs the reported transport)
+    assert_allclose(emp.label_map_, cert.label_map_)
+    assert emp.score(Xt, yt) == pytest.approx(cert.score(Xt, yt), rel=1e-12)
+    assert emp.score(Xs, ys) == pytest.approx(cert.score(Xs, ys), rel=1e-12)
+    # recomputed by hand: the empirical terms with the certified constant
+    t = emp.bound(Xs, ys)
+    assert emp.score(Xs, ys) == pytest.approx(
+        -(t["task_relatedness"] - t["transport"] + np.sqrt(2) * t["wasserstein"]))
+    grid = GridSearchCV(TaskRelatednessScorer(reference=(Xr, yr), random_state=0),
+                        {"lipschitz": ["empirical", "certified"]}, cv=2).fit(Xt, yt)
+    scores = grid.cv_results_["mean_test_score"]
+    assert scores[0] == pytest.approx(scores[1], rel=1e-12)
+
+
+def test_large_held_out_folds_are_measured_on_a_stratified_subsample(reference):
+    """Held-out terms estimate expectations: a fold larger than ``max_samples`` is
+    measured on at most ``max_samples`` of its points, every class kept."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=8, means=means, noise=1.5)
+    capped = TaskRelatednessScorer(reference=(Xr, yr), random_state=0,
+                                   max_samples=40).fit(Xt, yt)
+    full = TaskRelatednessScorer(reference=(Xr, yr), random_state=0).fit(Xt, yt)
+    assert [f["n_samples"] for f in capped.fold_terms_] == [80, 80]
+    assert [f["n_measured"] for f in capped.fold_terms_] == [40, 40]  # 10 per class
+    assert [f["n_measured"] for f in full.fold_terms_] == [80, 80]
+    weights = np.array([f["n_samples"] for f in capped.fold_terms_]) / len(yt)
+    assert capped.task_relatedness_ == pytest.approx(
+        weights @ [f["task_relatedness"] for f in capped.fold_terms_])
+    assert capped.task_relatedness_ != full.task_relatedness_

@@ -172,13 +172,15 @@ def project_joint(joint, target_prior):
 def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
                            target_prior, *, chunk_size, rng=None, want_weights=True,
                            max_iter=1_000_000, squared=False, feature_map=None,
-                           on_block=None):
+                           on_block=None, point_costs=None):
     """Wasserstein term for fixed transformations, plus the plan statistics.
 
     With ``feature_map``, ``X_mapped`` holds unmapped points and each class block is
     mapped (in float64) when it is solved, so no mapped copy of a large target is
     ever held in memory. ``on_block(indices, mapped_block)`` is called for every
-    block (e.g. to compute per-point losses in the same pass).
+    block (e.g. to compute per-point losses in the same pass). ``point_costs`` (an
+    array of length ``n``) is filled with each target point's cost in its class's
+    problem (the class term is their mean).
 
     Returns
     -------
@@ -200,9 +202,12 @@ def transport_with_weights(Z_ref_by_class, X_mapped, y_tgt, transformation,
             X_block = feature_map.apply(X_block)
         if on_block is not None:
             on_block(idx, X_block)
+        costs = None if point_costs is None else np.zeros(len(idx))
         out = chunked_wasserstein(Z_src, X_block, chunk_size=chunk_size, rng=rng,
                                   return_plans=want_weights, src_weights=a,
-                                  max_iter=max_iter, squared=squared)
+                                  max_iter=max_iter, squared=squared, point_costs=costs)
+        if costs is not None:
+            point_costs[idx] = costs
         if not want_weights:
             W += mass * out
             continue
@@ -242,7 +247,7 @@ def reproject_transformation(transformation, target_prior, n_ref_classes):
 
 def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_losses,
                             lipschitz, target_prior=None, *, chunk_size=2000, rng=None,
-                            max_iter=1_000_000, on_block=None):
+                            max_iter=1_000_000, on_block=None, point_costs=None):
     """Bound terms of fixed transformations on a (possibly new) target sample.
 
     With a new target sample the label map is re-projected onto its class prior
@@ -268,7 +273,7 @@ def evaluate_transformation(Z_ref_by_class, X_tgt, y_tgt, transformation, class_
     W, _, _ = transport_with_weights(Z_ref_by_class, X_tgt, y_tgt, tr, target_prior,
                                      chunk_size=chunk_size, rng=rng, want_weights=False,
                                      max_iter=max_iter, feature_map=tr.feature_map,
-                                     on_block=on_block)
+                                     on_block=on_block, point_costs=point_costs)
     return bound_terms(tr.class_prior, tr.joint, class_losses, W, lipschitz), tr
 
 
@@ -277,7 +282,8 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
                        label_free=False, ref_prior=None, feature_map="affine",
                        alpha=1.0, max_iter=30, tol=1e-3, chunk_size=2000,
                        pair_max_samples=64, descent_max_per_class=256, rng=None,
-                       callback=None, ot_max_iter=1_000_000, logit_head=None):
+                       callback=None, ot_max_iter=1_000_000, logit_head=None,
+                       measure_kept=True):
     """Minimise the bound over class prior, label map and feature map.
 
     The label map is chosen exactly given class-pair W1 costs
@@ -338,6 +344,12 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         the feature-space class-pair costs of the label map. With
         ``feature_map="affine"`` the map descent then continues on the logit
         transport (``_descend_in_logits``), a third candidate map.
+    measure_kept : bool, default=True
+        Compare the candidate maps by the bound on every reference point and return
+        the kept map's terms. With False (when the caller measures the bound
+        elsewhere, e.g. on held-out target points) the candidates are compared on
+        the descent's reference subsample and ``terms`` is None: about half the
+        cost of the comparison.
 
     Returns
     -------
@@ -384,11 +396,17 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         joint = joint_from_assignment(a, target_prior, K_R)
         return a, joint, prior_and_label_map(joint)[0]
 
+    identity = FeatureMap(shift=zeros(Z_ref_by_class[0], (d,)))
+    sub_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
+    Z_descent = [Z if len(Z) <= descent_max_per_class
+                 else Z[np.sort(sub_rng.choice(len(Z), descent_max_per_class, replace=False))]
+                 for Z in Z_ref_by_class]
+    Z_bound = Z_ref_by_class if measure_kept else Z_descent
     if logit_head is None:
-        bound_blocks, bound_tau = Z_ref_by_class, tau
+        bound_blocks, bound_tau = Z_bound, tau
     else:
         W_head, c_head = logit_head
-        bound_blocks = [Z @ W_head.T + c_head for Z in Z_ref_by_class]
+        bound_blocks = [Z @ W_head.T + c_head for Z in Z_bound]
         bound_tau = LOGIT_LIPSCHITZ if K_R > 1 else 0.0
 
     def bound_of(tr, X_mapped):
@@ -398,12 +416,6 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
             bound_blocks, X_mapped, y_tgt, tr, target_prior, chunk_size=chunk_size,
             rng=np.random.RandomState(chunk_seed), want_weights=False, max_iter=ot_max_iter)
         return bound_terms(tr.class_prior, tr.joint, L, W, bound_tau)
-
-    identity = FeatureMap(shift=zeros(Z_ref_by_class[0], (d,)))
-    sub_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
-    Z_descent = [Z if len(Z) <= descent_max_per_class
-                 else Z[np.sort(sub_rng.choice(len(Z), descent_max_per_class, replace=False))]
-                 for Z in Z_ref_by_class]
     a, joint, D = label_map(X_tgt, a)
     start = Transformation(a, joint, D, identity)
     history = []
@@ -441,9 +453,9 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         if best is None or terms["task_relatedness"] < best_terms["task_relatedness"]:
             best, best_terms = tr, terms
     history.append({"iteration": len(history) + 1, "objective": best_terms["task_relatedness"],
-                    **best_terms})
+                    **best_terms, **({} if measure_kept else {"reference_subsample": True})})
     best.history, best.n_iter = history, len(history)
-    best.terms = best_terms
+    best.terms = best_terms if measure_kept else None
     best.mapped_target = dict((id(tr), X_m) for tr, X_m in candidates)[id(best)]
     return best
 
