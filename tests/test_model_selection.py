@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_task
+from numpy.testing import assert_allclose
 
 from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer, rank_encoders
 from sklearn_taskrel.encoders import EmbeddingCache
@@ -230,3 +231,165 @@ def test_grid_search_over_the_zoo_picks_the_informative_encoder(known_order):
     assert grid.best_params_["encoder"] is zoo["identity"]
     scores = dict(zip(zoo, grid.cv_results_["mean_test_score"]))
     assert scores["identity"] > max(v for k, v in scores.items() if k != "identity") + 0.1
+
+
+# ------------------------------------------------- uncertainty, several scores, a verdict
+def test_bootstrap_separates_an_informative_encoder_from_noise(known_order):
+    Xr, yr, Xt, yt = known_order
+    zoo = _known_order_zoo()
+    table = rank_encoders({"identity": zoo["identity"], "unrelated": zoo["unrelated"]}, Xt,
+                          yt, reference=ReferenceTask(Xr, yr), random_state=0,
+                          device="cpu", n_bootstrap=200)
+    row = table.set_index("encoder")
+    assert row.loc["identity", "p_best"] >= 0.95
+    assert row.loc["identity", "p_best"] + row.loc["unrelated", "p_best"] == pytest.approx(1)
+    assert not row.loc["unrelated", "tied_with_best"]
+    for enc in ("identity", "unrelated"):
+        assert row.loc[enc, "score_low"] <= row.loc[enc, "score"] <= row.loc[enc, "score_high"]
+    assert row.loc["identity", "score_low"] > row.loc["unrelated", "score_high"]
+    assert "identity ranks first (p_best" in table.attrs["summary"]
+    assert "unrelated does not beat chance" in table.attrs["summary"]
+
+
+def test_bootstrap_of_the_per_point_terms_matches_brute_force(data):
+    """TR's resampled scores re-weight its held-out per-point terms: checked against
+    the terms recomputed by hand from the fold refits' plans (weights, offset) and
+    against the fitted TR when every point is drawn once."""
+    from sklearn_taskrel._bootstrap import bootstrap_counts, resample_point_scores
+
+    Xr, yr, Xt, yt = data
+    est = TaskRelatednessScorer(reference=(Xr, yr), random_state=0).fit(Xt, yt)
+    t = est.point_terms_
+    assert t["weight"].sum() == pytest.approx(1.0)
+    assert t["weight"] @ t["value"] + t["offset"] == pytest.approx(est.task_relatedness_,
+                                                                  rel=1e-9)
+    ones = np.ones((1, len(yt)))
+    assert resample_point_scores(t["index"], t["weight"], t["value"], ones,
+                                 offset=t["offset"])[0] == pytest.approx(
+        est.task_relatedness_, rel=1e-9)
+    # one fold's points alone: their mean is that fold's held-out TR
+    fold0 = np.isin(t["index"], est.cv_folds_[0])
+    assert t["value"][fold0].mean() + est.fold_terms_[0]["conditional_entropy"] == \
+        pytest.approx(est.fold_terms_[0]["task_relatedness"], rel=1e-9)
+    counts = bootstrap_counts(len(yt), 50, 0)
+    direct = np.array([(c[t["index"]] * t["weight"]) @ t["value"]
+                       / (c[t["index"]] @ t["weight"]) for c in counts]) + t["offset"]
+    assert_allclose(resample_point_scores(t["index"], t["weight"], t["value"], counts,
+                                          offset=t["offset"]), direct, rtol=1e-12)
+
+
+def test_bootstrap_calls_a_rotated_copy_a_tie(known_order):
+    """Two encoders whose embeddings differ by a rotation: with a rotation-invariant
+    setting (one scale per domain, terms on the fitting sample) their TRs agree, each
+    is first in about half of the resamples, and their intervals overlap."""
+    Xr, yr, Xt, yt = known_order
+    Q = np.linalg.qr(np.random.RandomState(0).normal(size=(16, 16)))[0].astype(np.float32)
+
+    def rotated():
+        lin = torch.nn.Linear(16, 16, bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(Q.T))
+        return lin
+
+    scorer = TaskRelatednessScorer(scaling="global", cross_fit="off", random_state=0,
+                                   device="cpu")
+    table = rank_encoders({"identity": torch.nn.Identity, "rotated": rotated}, Xt, yt,
+                          reference=ReferenceTask(Xr, yr), scorer=scorer, random_state=0,
+                          device="cpu", n_bootstrap=100)
+    row = table.set_index("encoder")
+    assert row.loc["identity", "score"] == pytest.approx(row.loc["rotated", "score"],
+                                                         rel=1e-4)
+    assert row.loc["identity", "p_best"] == pytest.approx(0.5, abs=0.15)
+    assert row["tied_with_best"].all()
+    assert row.loc["identity", "score_low"] < row.loc["rotated", "score_high"]
+    assert row.loc["rotated", "score_low"] < row.loc["identity", "score_high"]
+    assert "within the noise" in table.attrs["summary"]
+
+
+def test_bootstrap_works_for_any_metric_and_is_deterministic(data):
+    from sklearn_taskrel.metrics import LogMEScorer
+
+    Xr, yr, Xt, yt = data
+    zoo = {"a": _linear(0), "b": _linear(1)}
+    kw = dict(scorer=LogMEScorer(), n_bootstrap=20, random_state=3)
+    t1 = rank_encoders(zoo, Xt, yt, **kw)
+    t2 = rank_encoders(zoo, Xt, yt, **kw)
+    assert_allclose(t1["score_low"], t2["score_low"])
+    assert_allclose(t1["p_best"], t2["p_best"])
+    assert t1["p_best"].sum() == pytest.approx(1.0)
+    # recomputed by brute force: LogME of each resample's rows
+    from sklearn_taskrel._bootstrap import bootstrap_counts
+    from sklearn_taskrel.encoders import extract_embeddings
+    from sklearn_taskrel.metrics import logme_score
+
+    seed = np.random.RandomState(3).randint(np.iinfo(np.int32).max)
+    counts = bootstrap_counts(len(yt), 20, seed)
+    Z = extract_embeddings(_linear(0)(), Xt)
+    scores = [logme_score(Z[np.repeat(np.arange(len(yt)), c.astype(int))].astype(np.float64),
+                          yt[np.repeat(np.arange(len(yt)), c.astype(int))]) for c in counts]
+    row = t1.set_index("encoder").loc["a"]
+    assert row["score_low"] == pytest.approx(np.quantile(scores, 0.05), rel=1e-6)
+    assert row["score_high"] == pytest.approx(np.quantile(scores, 0.95), rel=1e-6)
+
+
+def test_several_scores_in_one_call_embed_once(data, tmp_path):
+    Xr, yr, Xt, yt = data
+    zoo = {"a": _linear(0), "b": _linear(1), "c": _linear(2, width=2)}
+    cache = EmbeddingCache(tmp_path)
+    table = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), scorer=["tr", "logme", "hscore"],
+                          cache=cache, random_state=0)
+    assert list(table.columns[:6]) == ["encoder", "rank", "consensus_rank", "score_tr",
+                                       "score_logme", "score_hscore"]
+    assert table.attrs["cache"]["misses"] == 6  # target and reference, once per encoder
+    singles = {name: rank_encoders(zoo, Xt, yt, reference=(Xr, yr), scorer=name,
+                                   cache=cache, random_state=0).set_index("encoder")["score"]
+               for name in ("tr", "logme", "hscore")}
+    row = table.set_index("encoder")
+    for name, s in singles.items():
+        assert_allclose(row[f"score_{name}"], s[row.index], rtol=1e-9)
+        assert list(row[f"rank_{name}"].sort_values().index) == list(s.sort_values(
+            ascending=False).index)
+    mean_rank = row[["rank_tr", "rank_logme", "rank_hscore"]].mean(axis=1)
+    assert list(table["encoder"]) == list(mean_rank.sort_values(kind="stable").index)
+    agree = table.attrs["agreement"]
+    from scipy.stats import kendalltau
+    assert agree.loc["tr", "logme"] == pytest.approx(
+        kendalltau(row["score_tr"], row["score_logme"]).statistic)
+    assert agree.loc["tr", "tr"] == 1.0
+
+
+def test_scorer_names_are_checked(data):
+    Xr, yr, Xt, yt = data
+    with pytest.raises(ValueError, match="not a known score"):
+        rank_encoders({"a": _linear(0)}, Xt, yt, scorer="logmee")
+    with pytest.raises(ValueError, match="source classifier"):
+        rank_encoders({"a": _linear(0)}, Xt, yt, scorer=["tr", "leep"])
+    with pytest.raises(ValueError, match="more than once"):
+        rank_encoders({"a": _linear(0)}, Xt, yt, scorer=["logme", "logme"])
+    with pytest.raises(ValueError, match="n_bootstrap"):
+        rank_encoders({"a": _linear(0)}, Xt, yt, n_bootstrap=-1)
+    with pytest.raises(ValueError, match="confidence"):
+        rank_encoders({"a": _linear(0)}, Xt, yt, n_bootstrap=10, confidence=1.5)
+
+
+def test_the_scorers_own_raw_reference_is_embedded_by_each_encoder(data):
+    """A scorer built with a raw reference (no reference= to rank_encoders) gets it
+    embedded by every encoder of the zoo, as the call's reference would be."""
+    Xr, yr, Xt, yt = data
+    zoo = {"a": _linear(0), "b": _linear(1, width=3)}
+    own = rank_encoders(zoo, Xt, yt, random_state=0,
+                        scorer=TaskRelatednessScorer(reference=(Xr, yr), random_state=0))
+    call = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0)
+    assert own["error"].isna().all()
+    assert_allclose(own.set_index("encoder")["score"], call.set_index("encoder")["score"])
+
+
+def test_verdict_when_no_encoder_beats_chance(data):
+    Xr, yr, Xt, yt = data
+    rng = np.random.RandomState(0)
+    zoo = {"noise1": lambda Z: rng.normal(size=Z.shape),
+           "noise2": lambda Z: rng.normal(size=Z.shape)}
+    table = rank_encoders(zoo, Xt, yt, reference=(Xr, yr), random_state=0)
+    assert not table["beats_chance"].any()
+    assert "No encoder beats chance" in table.attrs["summary"]
+    assert "n_bootstrap=200" in table.attrs["summary"]
