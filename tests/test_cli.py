@@ -1,5 +1,6 @@
 """Command line: rank precomputed embeddings, help, and clear errors."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -8,48 +9,60 @@ import numpy as np
 import pytest
 from conftest import make_task
 
-from sklearn_taskrel.cli import build_parser, main
+from sklearn_taskrel.cli import build_parser, format_ranking, main
 
 
-def _write(path, seed, noise=1.0, with_y=True):
+def _write(path, seed=0, noise=1.0, with_y=True, **override):
+    """Embeddings of one 'encoder': the reference and target sets are the same for
+    every seed of the reference (``seed``); ``noise`` makes the target harder."""
     Xr, yr, means = make_task(n_per_class=20, n_classes=3, n_features=5, random_state=seed)
     X, y, _ = make_task(n_per_class=20, n_classes=3, n_features=5, random_state=seed + 1,
                         means=means, noise=noise)
     arrays = {"X_ref": Xr, "y_ref": yr, "X": X}
     if with_y:
         arrays["y"] = y
+    arrays.update(override)
     np.savez(path, **arrays)
     return path
 
 
-def test_rank_writes_table_json_and_csv(tmp_path, capsys):
-    good = _write(tmp_path / "good.npz", 0, noise=0.5)
-    bad = _write(tmp_path / "bad.npz", 0, noise=4.0)
+def test_rank_writes_an_aligned_table_json_and_csv_with_a_rank(tmp_path, capsys):
+    good = _write(tmp_path / "good.npz", noise=0.5)
+    bad = _write(tmp_path / "bad.npz", noise=4.0)
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
-    assert main(["rank", str(bad), str(good), "--json", str(out_json), "--csv", str(out_csv)]) == 0
-    printed = capsys.readouterr().out
-    assert "good" in printed and "bad" in printed
+    assert main(["rank", str(bad), str(good), "--json", str(out_json), "--csv", str(out_csv),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == ""  # --quiet
+    lines = printed.out.splitlines()
+    header = lines[0].split()
+    assert header[:3] == ["rank", "encoder", "TR"] and "W1_logits" in header
+    assert "error" not in header and "-" not in printed.out.split()  # no empty columns
+    assert lines[1].split()[:2] == ["1", "good"] and lines[2].split()[:2] == ["2", "bad"]
+    # aligned: every column of every row ends where its header ends
+    ends = [lines[0].index(h) + len(h) for h in ("TR", "tau", "seconds")]
+    for line in lines[1:]:
+        for e in ends:
+            assert line[e - 1] != " " and (e == len(line) or line[e] == " ")
     rows = json.loads(out_json.read_text())
-    assert [r["encoder"] for r in rows] == ["good", "bad"]
+    assert [(r["rank"], r["encoder"]) for r in rows] == [(1, "good"), (2, "bad")]
     assert rows[0]["task_relatedness"] < rows[1]["task_relatedness"]
-    assert out_csv.read_text().splitlines()[0].startswith("encoder,task_relatedness")
+    with open(out_csv) as fh:
+        table = list(csv.DictReader(fh))
+    assert [(t["rank"], t["encoder"]) for t in table] == [("1", "good"), ("2", "bad")]
 
 
-def test_rank_transport_space_logits(tmp_path):
-    good = _write(tmp_path / "good.npz", 0, noise=0.5)
-    bad = _write(tmp_path / "bad.npz", 0, noise=4.0)
-    out = tmp_path / "r.json"
-    assert main(["rank", str(bad), str(good), "--transport-space", "logits",
-                 "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())
-    assert [r["encoder"] for r in rows] == ["good", "bad"]
-    assert all(r["lipschitz"] == pytest.approx(2 ** 0.5) for r in rows)
+def test_rank_headers_follow_the_transport_space(tmp_path, capsys):
+    a, b = _write(tmp_path / "a.npz"), _write(tmp_path / "b.npz", noise=3.0)
+    assert main(["rank", str(a), str(b), "--preset", "paper", "--quiet"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert "W1" in header and "W1_logits" not in header
 
 
 @pytest.mark.parametrize("preset", ["ranking", "paper"])
 def test_rank_preset_and_chance_level(tmp_path, preset):
-    good = _write(tmp_path / "good.npz", 0, noise=0.5)
-    bad = _write(tmp_path / "bad.npz", 0, noise=6.0)
+    good = _write(tmp_path / "good.npz", noise=0.5)
+    bad = _write(tmp_path / "bad.npz", noise=6.0)
     out = tmp_path / "r.json"
     assert main(["rank", str(bad), str(good), "--preset", preset, "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
@@ -62,37 +75,128 @@ def test_rank_preset_and_chance_level(tmp_path, preset):
         assert all(r["lipschitz"] == pytest.approx(2 ** 0.5) for r in rows)
 
 
+def test_rank_transport_space_logits(tmp_path):
+    good = _write(tmp_path / "good.npz", noise=0.5)
+    bad = _write(tmp_path / "bad.npz", noise=4.0)
+    out = tmp_path / "r.json"
+    assert main(["rank", str(bad), str(good), "--transport-space", "logits",
+                 "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["encoder"] for r in rows] == ["good", "bad"]
+    assert all(r["lipschitz"] == pytest.approx(2 ** 0.5) for r in rows)
+
+
 def test_rank_label_free(tmp_path):
-    f = _write(tmp_path / "enc.npz", 3, with_y=False)
+    f = _write(tmp_path / "enc.npz", with_y=False)
     out = tmp_path / "r.json"
     assert main(["rank", str(f), "--label-free", "--pseudo-labels", "cluster",
                  "--json", str(out)]) == 0
     assert np.isfinite(json.loads(out.read_text())[0]["task_relatedness"])
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "does not exist"),
-    (b"not an archive", "cannot read"),
-    ({"X": np.ones((3, 2))}, "lacks the arrays"),
+def test_rank_several_scorers_and_bootstrap(tmp_path, capsys):
+    good = _write(tmp_path / "good.npz", noise=0.5)
+    bad = _write(tmp_path / "bad.npz", noise=4.0)
+    out = tmp_path / "r.json"
+    assert main(["rank", str(bad), str(good), "--scorer", "tr", "--scorer", "logme",
+                 "--bootstrap", "50", "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    header = captured.out.splitlines()[0].split()
+    assert header[:5] == ["rank", "encoder", "consensus", "tr", "rank_tr"]
+    assert "logme" in header and "p_best_tr" in header
+    rows = json.loads(out.read_text())
+    assert rows[0]["encoder"] == "good" and rows[0]["p_best_tr"] > 0.9
+    assert "good ranks first" in captured.err  # the verdict, on stderr
+    assert "[1/2] scoring" in captured.err      # progress
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.with_suffix(".txt").write_text("1 2 3"), "cannot read .* as an .npz"),
+    (lambda p: np.save(p.with_suffix(".npy"), np.ones((3, 2))), r"is a \.npy file"),
+    (lambda p: np.savez(p, X=np.ones((3, 2))), "lacks the arrays"),
+    (lambda p: _write(p, X=np.ones((60, 5, 2, 2))), r"4-d\); rank needs one embedding per row"),
+    (lambda p: _write(p, X=np.where(np.arange(60)[:, None] == 7, np.nan, np.ones((60, 5)))),
+     "'X' of .* has 5 NaN values \\(first in row 7\\)"),
+    (lambda p: _write(p, X=np.ones((60, 4))), "same width"),
+    (lambda p: _write(p, y=np.arange(10)), "y has 10 labels but X has 60 rows"),
 ])
-def test_rank_clear_errors(tmp_path, content, message):
+def test_each_bad_file_gets_a_row_that_says_what_to_fix(tmp_path, capsys, make, message):
+    good = _write(tmp_path / "good.npz")
     path = tmp_path / "f.npz"
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    elif isinstance(content, dict):
-        np.savez(path, **content)
-    with pytest.raises(SystemExit, match=message):
-        main(["rank", str(path)])
+    made = make(path)
+    for suffix in (".txt", ".npy"):
+        if path.with_suffix(suffix).exists():
+            path = path.with_suffix(suffix)
+    out = tmp_path / "r.json"
+    del made
+    code = main(["rank", str(good), str(path), "--json", str(out)])
+    assert code == 1  # some file failed; the others are ranked
+    rows = json.loads(out.read_text())
+    assert [r["encoder"] for r in rows] == ["good", "f"]
+    assert rows[0]["rank"] == 1 and rows[1]["rank"] is None
+    import re
+    assert re.search(message, rows[1]["error"]), rows[1]["error"]
+    captured = capsys.readouterr()
+    assert re.search(message, captured.err)
+    assert "f" in captured.out and "error" in captured.out.splitlines()[0]
 
 
-def test_rank_invalid_data_is_reported(tmp_path):
-    path = tmp_path / "f.npz"
-    np.savez(path, X_ref=np.ones((6, 3)), y_ref=np.arange(6) % 2, X=np.ones((4, 2)), y=[0, 1, 0, 1])
-    with pytest.raises(SystemExit, match="same width"):
-        main(["rank", str(path)])
+def test_files_on_different_reference_sets_are_refused_unless_allowed(tmp_path, capsys):
+    a = _write(tmp_path / "a.npz")
+    _, yr, _ = make_task(n_per_class=20, n_classes=3, n_features=5, random_state=0)
+    b = _write(tmp_path / "b.npz", y_ref=np.roll(yr, 7))  # other reference labels
+    assert main(["rank", str(a), str(b)]) == 2
+    err = capsys.readouterr().err
+    assert "reference sets differ" in err and "a.npz" in err and "b.npz" in err
+    assert "labels in another order" in err
+    assert "--allow-mixed" in err
+    assert main(["rank", str(a), str(b), "--allow-mixed", "--quiet"]) == 0
+    Xr, yr, _ = make_task(n_per_class=15, n_classes=3, n_features=5, random_state=0)
+    c = _write(tmp_path / "c.npz", X_ref=Xr, y_ref=yr)  # same target, smaller reference
+    assert main(["rank", str(a), str(c)]) == 2
+    err = capsys.readouterr().err
+    assert "60 samples in 3 classes" in err and "45 samples in 3 classes" in err
 
 
-def test_help_explains_every_option():
+def test_a_duplicated_file_is_ranked_once_with_a_warning(tmp_path, capsys):
+    a = _write(tmp_path / "a.npz")
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(a.read_bytes())
+    out = tmp_path / "r.json"
+    assert main(["rank", str(a), str(copy), str(a), "--json", str(out)]) == 0
+    assert [r["encoder"] for r in json.loads(out.read_text())] == ["a"]
+    assert "same content as" in capsys.readouterr().err
+
+
+def test_unknown_scorer_and_bad_bootstrap_are_refused(tmp_path, capsys):
+    a = _write(tmp_path / "a.npz")
+    with pytest.raises(SystemExit):
+        main(["rank", str(a), "--scorer", "nope"])
+    assert main(["rank", str(a), "--bootstrap", "1"]) == 2
+    assert "n_bootstrap=1" in capsys.readouterr().err
+
+
+def test_format_ranking_has_no_empty_columns():
+    import argparse
+
+    import pandas as pd
+
+    table = pd.DataFrame({"rank": [1.0, np.nan], "encoder": ["a", "b"],
+                          "score": [0.5, np.nan], "error": [None, "boom"],
+                          "p_best": [np.nan, np.nan]})
+    table.attrs["scorers"] = ["logme"]
+    text = format_ranking(table, argparse.Namespace(transport_space=None, preset="ranking"))
+    assert text.splitlines()[0].split() == ["rank", "encoder", "logme", "error"]
+    assert text.splitlines()[2].split() == ["b", "boom"]
+
+
+def test_version_and_help_explain_every_option(capsys):
+    from sklearn_taskrel import __version__
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert __version__ in capsys.readouterr().out
     parser = build_parser()
     for sub in ("demo", "rank"):
         text = parser._subparsers._group_actions[0].choices[sub].format_help()
