@@ -23,7 +23,8 @@ class EmbeddingCache:
     Parameters
     ----------
     location : str or path-like
-        Directory (created if needed). Several processes may share it: files are
+        Directory (created if needed). ``~`` and environment variables
+        (``$HOME/...``) are expanded. Several processes may share it: files are
         written atomically.
     verbose : int, default=0
         Print one line per hit or miss (with sizes).
@@ -47,7 +48,7 @@ class EmbeddingCache:
     """
 
     def __init__(self, location, verbose=0):
-        self.location = os.fspath(location)
+        self.location = os.path.expandvars(os.path.expanduser(os.fspath(location)))
         self.verbose = verbose
         self.hits = 0
         self.misses = 0
