@@ -71,6 +71,31 @@ def test_image_formats_agree():
         to_image_tensor(np.zeros((2, 4, 5, 5), np.float32), cpu)
 
 
+@pytest.mark.parametrize("scale, message", [(255.0, "0-255 pixel values"),
+                                            (None, "normalised already")])
+def test_float_images_outside_the_unit_range_are_refused(scale, message):
+    """0-255 floats used to be read as [0, 1] images and give garbage embeddings."""
+    rng = np.random.RandomState(0)
+    x = rng.uniform(0, 1, size=(2, 3, 8, 8)).astype(np.float32)
+    bad = x * scale if scale else (x - 0.45) / 0.22  # ImageNet-normalised
+    with pytest.raises(ValueError, match=message):
+        to_image_tensor(bad, torch.device("cpu"))
+    # the values it names are the input's
+    with pytest.raises(ValueError, match=f"to {float(bad.max()):.4g}"):
+        to_image_tensor(bad, torch.device("cpu"))
+    to_image_tensor(x, torch.device("cpu"))  # [0, 1] passes
+    to_image_tensor(np.clip(x + 5e-4, 0, 1.0005), torch.device("cpu"))  # rounding slack
+
+
+@needs_mnv2
+def test_ragged_image_lists_name_the_first_item_that_differs(mnv2):
+    images = [np.zeros((3, 32, 32), np.float32)] * 3 + [np.zeros((3, 30, 32), np.float32)]
+    with pytest.raises(ValueError, match=r"item 3 has shape \(3, 30, 32\)"):
+        extract_embeddings(mnv2, images, device="cpu")
+    Z = extract_embeddings(mnv2, images[:3], device="cpu")  # one shape: fine
+    assert Z.shape[0] == 3
+
+
 def test_mobilenet_class_matches_torchvision_layout():
     names = [k for k in MobileNetV2().state_dict()]
     assert names[:3] == ["features.0.0.weight", "features.0.1.weight", "features.0.1.bias"]

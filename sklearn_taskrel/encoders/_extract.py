@@ -18,9 +18,20 @@ def _n_samples(X):
 
 
 def _as_batchable(X):
-    """Pandas objects become numpy; everything else is sliced as it is."""
+    """Pandas objects become numpy; everything else is sliced as it is. A list of
+    arrays (images, say) must have one shape: the first item whose shape differs
+    from the first one's is named."""
     if hasattr(X, "iloc") and hasattr(X, "to_numpy"):
         return X.to_numpy()
+    if isinstance(X, (list, tuple)) and len(X) > 1 and hasattr(X[0], "shape"):
+        first = tuple(X[0].shape)
+        for i, item in enumerate(X):
+            shape = tuple(getattr(item, "shape", ()))
+            if shape != first:
+                raise ValueError(
+                    f"X is a list of arrays of different shapes: item 0 has shape {first} "
+                    f"and item {i} has shape {shape}. Resize them to one shape first (or "
+                    "pass an encoder that resizes each item itself).")
     return X
 
 

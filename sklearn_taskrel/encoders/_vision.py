@@ -53,8 +53,9 @@ def to_image_tensor(batch, device, image_size=None):
     """An image batch as float32 ``(N, 3, H, W)`` in [0, 1] on ``device``.
 
     Accepts numpy arrays or tensors: float in [0, 1] or ``uint8``; NCHW or NHWC;
-    1 or 3 channels, or no channel axis (grey). Resizes (bilinear, antialiased
-    when shrinking) to ``image_size`` if given.
+    1 or 3 channels, or no channel axis (grey). Float values outside [0, 1] (0-255
+    pixels, normalised images) raise an error that says which. Resizes (bilinear,
+    antialiased when shrinking) to ``image_size`` if given.
     """
     import torch
     import torch.nn.functional as F
@@ -64,6 +65,7 @@ def to_image_tensor(batch, device, image_size=None):
         x = x.to(device).float().div_(255.0)
     else:
         x = x.to(device=device, dtype=torch.float32)
+        _check_unit_range(x)
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4:
@@ -82,6 +84,26 @@ def to_image_tensor(batch, device, image_size=None):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False,
                               antialias=shrink)
     return x
+
+
+def _check_unit_range(x, tol=1e-3):
+    """Float images must lie in [0, 1]: 0-255 values or already-normalised images
+    would be read as something else and give meaningless embeddings."""
+    if x.numel() == 0:
+        return
+    lo, hi = float(x.min()), float(x.max())
+    if lo >= -tol and hi <= 1 + tol:
+        return
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("images contain NaN or infinite values.")
+    if lo >= -tol and hi <= 255 + tol:
+        hint = ("they look like 0-255 pixel values: divide them by 255, or pass uint8 "
+                "arrays")
+    else:
+        hint = ("they look normalised already (e.g. by ImageNet means and deviations): "
+                "pass the raw images, the encoder normalises them itself")
+    raise ValueError(f"float images must lie in [0, 1]; got values from {lo:.4g} to "
+                     f"{hi:.4g}: {hint}.")
 
 
 def _softmax(logits):
