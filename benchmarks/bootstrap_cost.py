@@ -4,8 +4,8 @@ On the anchor embeddings (../shared/anchor): a zoo of three encoders of the anch
 target and reference (the embeddings themselves, a random 1280 -> 256 projection and
 the first 64 features), ranked by TR with and without 200 bootstrap resamples,
 interleaved, ``--repeats`` times each, 1 thread. TR re-weights its held-out
-per-point terms, so the resamples cost a matrix product; LogME (recomputed on every
-resample) is timed the same way for comparison.
+per-point terms, so the resamples cost a matrix product; LogME (recomputed on a
+half-sample per resample) is timed the same way for comparison.
 
     python benchmarks/bootstrap_cost.py            # writes results/bootstrap_cost.json
 """

@@ -98,6 +98,17 @@ print(sure.attrs["agreement"].round(2))
 print(sure.attrs["summary"])
 
 # %%
+# The same ranking as one self-contained report (HTML with the plots embedded,
+# or Markdown): :download:`zoo_report.html <../../examples/zoo_report.html>`.
+# On the command line, ``sklearn-taskrel rank ... --report PATH`` writes it.
+from pathlib import Path
+
+from sklearn_taskrel.report import write_report
+
+here = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+write_report(sure, here / "zoo_report.html", title="Vision zoo for the textile target")
+
+# %%
 # Ground truth: a logistic-regression probe trained on the target split and
 # tested on the held-out split, on the embeddings from the cache.
 from sklearn.linear_model import LogisticRegression

@@ -7,8 +7,9 @@ terms (TR: the reference loss of the point's assigned class plus its share of th
 transport cost, on held-out points when cross-fitted) is re-scored with the fitted
 transformations and plans kept fixed, a product of a ``(B, n)`` count matrix with a
 vector: the resampled mean of fixed per-point terms, the plug-in (delta-method)
-bootstrap of the estimate given the fit. Other scores are recomputed on the
-resampled rows.
+bootstrap of the estimate given the fit. Other scores are recomputed on
+half-samples drawn without replacement, paired the same way (see
+:func:`sklearn_taskrel.model_selection.rank_encoders`).
 
 Each encoder's resampled scores are centred on its fitted score (their mean moved to
 it) before they are summarised. A score that is not a mean of per-point terms is

@@ -226,6 +226,10 @@ def _rank(args):
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     names = [n for n, _ in scorers]
+    if args.report and os.path.splitext(args.report)[1].lower() not in (".html", ".htm", ".md"):
+        print(f"error: --report {args.report!r} must end in .html, .htm or .md.",
+              file=sys.stderr)
+        return EXIT_REFUSED
     # Read every file; a file that cannot be read becomes a row with its error.
     files, failed, seen = [], [], {}
     for path in args.files:
@@ -271,6 +275,11 @@ def _rank(args):
             json.dump(records, fh, indent=2)
     if args.csv:
         table.assign(rank=table["rank"].astype("Int64")).to_csv(args.csv, index=False)
+    if args.report:
+        from sklearn_taskrel.report import write_report
+
+        write_report(table, args.report)
+        _say(args, f"report written to {args.report}")
     return EXIT_SOME_FAILED if table["error"].notna().any() else EXIT_OK
 
 
@@ -344,6 +353,9 @@ def build_parser():
     r.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     r.add_argument("--json", help="write the table as JSON")
     r.add_argument("--csv", help="write the table as CSV")
+    r.add_argument("--report", metavar="PATH",
+                   help="write a self-contained report: HTML (plots embedded) for .html, "
+                        "Markdown for .md")
     r.add_argument("--quiet", action="store_true",
                    help="print the table only (no progress, warnings or summary on stderr)")
     r.add_argument("--verbose", type=int, default=0, help="1 shows progress bars (default 0)")

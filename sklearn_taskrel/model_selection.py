@@ -99,11 +99,15 @@ def _zoo_items(zoo):
     return items
 
 
-def _resampled_scores(est, Z, y, counts):
-    """Scores of the fitted ``est`` on every bootstrap resample of the target.
+def _resampled_scores(est, Z, y, counts, seed):
+    """Scores of the fitted ``est`` on every resample of the target.
 
-    TR re-weights its per-point terms (transformations and plans fixed: one
-    matrix-vector product); any other estimator is scored on the resampled rows.
+    TR re-weights its per-point terms with the bootstrap ``counts``
+    (transformations and plans fixed: one matrix-vector product). Any other
+    estimator is scored on half-samples drawn without replacement (the same draws
+    for every encoder): a score that is not a mean of per-point terms would count
+    a duplicated point twice, and the spread of half-sample scores around the
+    full-sample score matches its sampling spread (the delete-``n/2`` jackknife).
     """
     terms = getattr(est, "point_terms_", None)
     if terms is not None:
@@ -111,8 +115,9 @@ def _resampled_scores(est, Z, y, counts):
                                       counts, offset=terms["offset"])
     out = np.empty(len(counts))
     n = len(Z)
-    for b, c in enumerate(counts):
-        rows = np.repeat(np.arange(n), c.astype(int))
+    keys = np.random.RandomState(seed).random_sample((len(counts), n))
+    for b in range(len(counts)):
+        rows = np.sort(np.argsort(keys[b])[: max(2, n // 2)])
         out[b] = est.score(Z[rows], None if y is None else np.asarray(y)[rows])
     return out
 
@@ -148,12 +153,12 @@ def _score_embeddings(row, Z, y, reference, scorers, boot, embed_reference):
             if not np.isfinite(score):
                 raise FloatingPointError(f"the score is not finite ({score!r})")
             if counts is not None:
-                row[f"_boot_{sname}"] = _resampled_scores(est, Z, y, counts)
+                row[f"_boot_{sname}"] = _resampled_scores(est, Z, y, counts, boot["seed"])
             row["fit_seconds"] += time.perf_counter() - t_fit
             row[key] = score
             if hasattr(est, "task_relatedness_"):
                 row[f"{prefix}task_relatedness"] = est.task_relatedness_
-                if single:
+                if single or "reweighted_reference_loss" not in row:  # first TR score
                     row.update(est.bound_terms_)
                 row[f"{prefix}target_loss"] = est.target_loss_
                 row["chance_level"] = est.chance_level_
@@ -325,7 +330,9 @@ def rank_encoders(zoo, X, y=None, *, reference=None, scorer=None, n_jobs=None,
         ``tied_with_best`` (whether the interval of its paired difference to the
         first encoder contains 0), per score. TR re-weights its per-point terms with
         the fitted transformations kept (a matrix product: 200 resamples cost a
-        small fraction of the fit); other scores are recomputed on each resample.
+        small fraction of the fit); other scores are recomputed on half-samples
+        drawn without replacement (a duplicated point would count twice in them).
+        Each score's resamples are centred on its fitted value.
     confidence : float, default=0.9
         Coverage of the bootstrap intervals.
     verbose : int, default=0
