@@ -237,6 +237,18 @@ def write_report(table, path, *, title="Encoder ranking"):
     Returns
     -------
     path : str
+
+    Examples
+    --------
+    >>> import tempfile, os, numpy as np
+    >>> from sklearn_taskrel.model_selection import rank_embeddings
+    >>> from sklearn_taskrel.report import write_report
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1], 20); Z = rng.normal(size=(40, 4)) + 2 * y[:, None]
+    >>> table = rank_embeddings({"good": (Z, (Z, y))}, y, random_state=0)
+    >>> path = write_report(table, os.path.join(tempfile.mkdtemp(), "ranking.html"))
+    >>> open(path).read().startswith("<!DOCTYPE html>")
+    True
     """
     ext = os.path.splitext(os.fspath(path))[1].lower()
     kinds = {".html": "html", ".htm": "html", ".md": "markdown"}

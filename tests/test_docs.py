@@ -37,6 +37,7 @@ PUBLIC_MODULES = [
     "sklearn_taskrel.metrics",
     "sklearn_taskrel.model_selection",
     "sklearn_taskrel.plotting",
+    "sklearn_taskrel.report",
     "sklearn_taskrel.transport",
     "sklearn_taskrel.utils",
 ]
