@@ -262,6 +262,26 @@ def test_vision_zoo_ranked_in_one_grid(digits):
                         refit=False).fit(X, y)
     scores = grid.cv_results_["mean_test_score"]
     assert scores.shape == (3,) and np.all(np.isfinite(scores))
+    # the grid's parameters read as the zoo's names, not as functools.partial reprs
+    assert [repr(p["encoder"]) for p in grid.cv_results_["params"]] == list(zoo)
+
+
+def test_zoo_factories_show_their_names_and_pickle_like_partials():
+    import copy
+    import functools
+    import pickle
+
+    from sklearn_taskrel.encoders._adapter import _callable_identity
+
+    zoo = load_vision_zoo(image_size=64)
+    for name, factory in zoo.items():
+        assert repr(factory) == name and str({"encoder": factory}) == f"{{'encoder': {name}}}"
+        for other in (pickle.loads(pickle.dumps(factory)), copy.deepcopy(factory)):
+            assert repr(other) == name and other.func is factory.func
+            assert other.keywords == factory.keywords
+        plain = functools.partial(factory.func, *factory.args, **factory.keywords)
+        assert _callable_identity(factory) == _callable_identity(plain)  # same cache keys
+    assert repr(zoo["mobilenet_v2"]()) == "MobileNetV2Encoder(image_size=64)"
 
 
 @pytest.mark.assets

@@ -495,6 +495,36 @@ VISION_ZOO = {
 }
 
 
+class NamedFactory(functools.partial):
+    """A :func:`functools.partial` whose ``repr`` is the zoo's name for it, so that
+    ``best_params_``, tables and logs read ``mobilenet_v2`` rather than the
+    partial's class path. Pickles, copies and caches like the partial it is.
+
+    Examples
+    --------
+    >>> import copy, pickle
+    >>> from sklearn_taskrel.encoders._vision import NamedFactory
+    >>> f = NamedFactory("twice", lambda x: 2 * x, 3)
+    >>> f, f(), copy.deepcopy(f)
+    (twice, 6, twice)
+    """
+
+    def __new__(cls, name, func, /, *args, **keywords):
+        self = super().__new__(cls, func, *args, **keywords)
+        self.name = name
+        return self
+
+    def __repr__(self):
+        return str(self.name)
+
+    def __reduce__(self):
+        return (_named_factory, (self.name, self.func, self.args, dict(self.keywords)))
+
+
+def _named_factory(name, func, args, keywords):
+    return NamedFactory(name, func, *args, **keywords)
+
+
 def make_zoo(table, names, skip_missing, params, what):
     if names is None:
         names = list(table)
@@ -510,7 +540,7 @@ def make_zoo(table, names, skip_missing, params, what):
             continue
         accepted = inspect.signature(cls.__init__).parameters
         kwargs = {k: v for k, v in params.items() if k in accepted}
-        zoo[name] = functools.partial(cls, **fixed, **kwargs)
+        zoo[name] = NamedFactory(name, cls, **fixed, **kwargs)
     return zoo
 
 
@@ -536,7 +566,8 @@ def load_vision_zoo(names=None, *, skip_missing=False, **params):
     Returns
     -------
     zoo : dict of str -> callable
-        Name -> zero-argument factory (a :func:`functools.partial`).
+        Name -> zero-argument factory (a :func:`functools.partial` whose ``repr``
+        is its name, so that ``best_params_`` shows ``"mobilenet_v2"``).
 
     Examples
     --------
