@@ -214,6 +214,10 @@ def test_open_nsfw_matches_direct_onnxruntime():
     np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), probs,
                                atol=1e-4)
     assert enc(X[:, :, :64, :64]).shape == (3, 1024)  # resized to the fixed 224
+    # the graph runs on sub-batches of MAX_BATCH images (bounded memory): same output
+    small = OpenNSFWEncoder(device="cpu", intra_op_num_threads=1)
+    small.MAX_BATCH = 2
+    np.testing.assert_allclose(small(X), feats, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.assets
