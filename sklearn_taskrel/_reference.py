@@ -105,6 +105,8 @@ def as_reference_task(reference):
     """Turn the ``reference`` parameter into a :class:`ReferenceTask` (or ``None``)."""
     if reference is None or isinstance(reference, ReferenceTask):
         return reference
+    if isinstance(reference, str):
+        return named_reference(reference)
     if isinstance(reference, dict) and {"X", "y"} <= set(reference):
         return ReferenceTask(**reference)
     if isinstance(reference, (tuple, list)) and len(reference) in (2, 4):
@@ -113,7 +115,30 @@ def as_reference_task(reference):
         return ReferenceTask(reference[0], reference[1], X_eval=reference[2],
                              y_eval=reference[3])
     raise TypeError(
-        "reference must be None, a ReferenceTask, a (X_ref, y_ref) tuple, a "
+        "reference must be None, a built-in task name ('digits', 'tweets', ...), a "
+        "ReferenceTask, a (X_ref, y_ref) tuple, a "
         "(X_ref, y_ref, X_eval, y_eval) tuple or a dict with keys 'X' and 'y'; "
         f"got {type(reference).__name__}."
     )
+
+
+_NAMED = {}
+
+
+def named_reference(name):
+    """The built-in task ``name`` as a :class:`ReferenceTask` (1000 stratified samples,
+    images at 64 pixels), loaded once per process and shared, so its fitted heads are
+    reused across fits.
+
+    Examples
+    --------
+    >>> from sklearn_taskrel._reference import named_reference
+    >>> named_reference("digits") is named_reference("digits")
+    True
+    """
+    if name not in _NAMED:
+        from sklearn_taskrel.datasets import load_task
+
+        X, y = load_task(name)
+        _NAMED[name] = ReferenceTask(X, y, name=name)
+    return _NAMED[name]

@@ -1,4 +1,4 @@
-"""Command line: ``sklearn-taskrel demo`` and ``sklearn-taskrel rank``.
+"""Command line: ``sklearn-taskrel demo``, ``rank`` and ``embed``.
 
 ``python -m sklearn_taskrel --help`` explains every option.
 """
@@ -283,6 +283,67 @@ def _rank(args):
     return EXIT_SOME_FAILED if table["error"].notna().any() else EXIT_OK
 
 
+def _load_data(spec, args, what):
+    """Inputs and labels from a folder of images, a CSV of texts or a task name."""
+    from sklearn_taskrel.datasets import load_image_folder, load_task, load_text_csv
+    from sklearn_taskrel.datasets._files import TASKS
+
+    path = os.path.expanduser(spec)
+    if os.path.isdir(path):
+        bunch = load_image_folder(path, size=args.image_size, n=args.n, lazy=True,
+                                  return_X_y=False)
+        names = bunch.target_names
+        return bunch.data, None if bunch.target is None else names[bunch.target]
+    if path.lower().endswith(".csv"):
+        if not args.text_column:
+            raise InputFileError(f"{what} {spec!r} is a CSV file: name its text column with "
+                                 "--text-column (and its labels with --label-column).")
+        bunch = load_text_csv(path, text=args.text_column, label=args.label_column,
+                              n=args.n, return_X_y=False)
+        names = bunch.target_names
+        return bunch.data, None if bunch.target is None else names[bunch.target]
+    if spec in TASKS:
+        return load_task(spec, n=args.n or 1000, size=args.image_size)
+    raise InputFileError(
+        f"{what} {spec!r} is not a folder of images, a .csv file of texts or a built-in "
+        f"task ({', '.join(sorted(TASKS))}).")
+
+
+def _embed_command(args):
+    from sklearn_taskrel.encoders import (
+        EmbeddingCache,
+        extract_embeddings,
+        load_encoder,
+    )
+
+    try:
+        encoder = load_encoder(args.encoder)
+        X, y = _load_data(args.data, args, "--data")
+        X_ref, y_ref = _load_data(args.reference, args, "--reference")
+    except (InputFileError, ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    if y_ref is None:
+        print(f"error: the reference {args.reference!r} has no labels; use one subfolder "
+              "per class, a --label-column, or a built-in task.", file=sys.stderr)
+        return EXIT_REFUSED
+    cache = EmbeddingCache(args.cache) if args.cache else None
+    kw = dict(batch_size=args.batch_size, device=args.device, verbose=0 if args.quiet else 1)
+    embed = cache.extract if cache is not None else extract_embeddings
+    _say(args, f"embedding the reference ({len(X_ref)} samples) with {args.encoder}")
+    Z_ref = embed(encoder, X_ref, **kw)
+    _say(args, f"embedding the target ({len(X)} samples) with {args.encoder}")
+    Z = embed(encoder, X, **kw)
+    arrays = {"X_ref": Z_ref, "y_ref": np.asarray(y_ref), "X": Z,
+              "encoder": np.array(args.encoder)}
+    if y is not None:
+        arrays["y"] = np.asarray(y)
+    np.savez(args.out, **arrays)
+    _say(args, f"wrote {args.out}: X_ref {Z_ref.shape}, X {Z.shape}"
+               f"{'' if y is None else ', with target labels'}")
+    return EXIT_OK
+
+
 def _demo(args):
     from sklearn_taskrel._demo import run_demo
 
@@ -360,6 +421,33 @@ def build_parser():
                    help="print the table only (no progress, warnings or summary on stderr)")
     r.add_argument("--verbose", type=int, default=0, help="1 shows progress bars (default 0)")
     r.set_defaults(func=_rank)
+    e = sub.add_parser(
+        "embed", help="embed a target and a reference with one encoder into an .npz for rank",
+        description="Embed the target (--data) and the reference (--reference) with the "
+                    "encoder named by SPEC and write X_ref, y_ref, X (and y) to --out, the "
+                    "input of `rank`. Data: a folder of images (one subfolder per class, or "
+                    "unlabelled), a .csv of texts (--text-column, --label-column), or a "
+                    "built-in task name (digits, textile, fashion_mnist, tweets, "
+                    "wordnet_nouns, wordnet_verbs).")
+    e.add_argument("--encoder", required=True, metavar="SPEC",
+                   help="encoder spec: zoo:NAME (or a zoo name), hf:PATH_OR_NAME, "
+                        "st:PATH_OR_NAME, onnx:PATH or module:package.module:factory")
+    e.add_argument("--data", required=True, metavar="PATH", help="the target task")
+    e.add_argument("--reference", required=True, metavar="PATH|NAME",
+                   help="the reference task (labelled)")
+    e.add_argument("--out", required=True, metavar="FILE.npz", help="where to write")
+    e.add_argument("--text-column", help="CSV column holding the texts")
+    e.add_argument("--label-column", help="CSV column holding the labels")
+    e.add_argument("--image-size", type=int, default=224,
+                   help="side of the images in pixels (default 224)")
+    e.add_argument("--n", type=int, default=None,
+                   help="stratified subsample of each task (default: all; 1000 for a "
+                        "built-in task)")
+    e.add_argument("--cache", metavar="DIR", help="embedding cache folder (reused by later runs)")
+    e.add_argument("--batch-size", type=int, default=64, help="default 64")
+    e.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    e.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    e.set_defaults(func=_embed_command)
     return p
 
 

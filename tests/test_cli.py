@@ -207,3 +207,74 @@ def test_version_and_help_explain_every_option(capsys):
     res = subprocess.run([sys.executable, "-m", "sklearn_taskrel", "--help"],
                          capture_output=True, text=True, check=True)
     assert "demo" in res.stdout and "rank" in res.stdout
+
+
+def _image_folder(root, seed, n_per_class=6, classes=("a", "b", "c")):
+    from PIL import Image
+
+    rng = np.random.RandomState(seed)
+    for k, c in enumerate(classes):
+        (root / c).mkdir(parents=True)
+        for i in range(n_per_class):
+            base = np.zeros((12, 12, 3))
+            base[..., k] = 200  # the class is the colour channel
+            img = np.clip(base + rng.normal(scale=30, size=base.shape), 0, 255)
+            Image.fromarray(img.astype(np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_embed_then_rank_from_raw_image_folders(tmp_path):
+    """Raw folders -> `embed` (an encoder by spec, cached) -> `rank`: the embedding that
+    keeps the colour channels ranks above one that averages them away."""
+    target = _image_folder(tmp_path / "target", 0)
+    reference = _image_folder(tmp_path / "reference", 1)
+    keep = tmp_path / "keep.npz"
+    args = ["embed", "--encoder", "module:torch.nn:Flatten", "--data", str(target),
+            "--reference", str(reference), "--image-size", "8", "--device", "cpu",
+            "--cache", str(tmp_path / "cache"), "--out", str(keep), "--quiet"]
+    assert main(args) == 0
+    data = np.load(keep)
+    assert data["X"].shape == (18, 3 * 8 * 8) and data["X_ref"].shape == (18, 3 * 8 * 8)
+    assert sorted(set(data["y"].tolist())) == ["a", "b", "c"]
+    assert str(data["encoder"]) == "module:torch.nn:Flatten"
+    assert any((tmp_path / "cache").iterdir())  # the embeddings were cached
+    # the same images read back: the first target image is the flattened, resized file
+    from sklearn_taskrel.datasets import load_image_folder
+    X, _ = load_image_folder(target, size=8)
+    assert np.allclose(np.sort(data["X"].sum(axis=1)), np.sort(X.reshape(18, -1).sum(axis=1)),
+                       rtol=1e-5)
+    grey = tmp_path / "grey.npz"  # a second 'encoder': the mean intensity only
+    np.savez(grey, X_ref=data["X_ref"].mean(axis=1, keepdims=True), y_ref=data["y_ref"],
+             X=data["X"].mean(axis=1, keepdims=True), y=data["y"])
+    out = tmp_path / "r.json"
+    assert main(["rank", str(grey), str(keep), "--json", str(out), "--quiet"]) == 0
+    assert [r["encoder"] for r in json.loads(out.read_text())] == ["keep", "grey"]
+
+
+def test_embed_refuses_bad_inputs_with_reasons(tmp_path, capsys):
+    from PIL import Image
+
+    target = _image_folder(tmp_path / "t", 0)
+    csv_path = tmp_path / "texts.csv"
+    csv_path.write_text("text,label\nhello,a\n")
+    unlabelled = tmp_path / "u"
+    unlabelled.mkdir()
+    Image.new("RGB", (8, 8)).save(unlabelled / "x.png")
+    flat = ["--encoder", "module:torch.nn:Flatten"]
+    cases = [
+        (flat + ["--data", str(tmp_path / "nope"), "--reference", str(target)],
+         "not a folder of images"),
+        (flat + ["--data", str(csv_path), "--reference", str(target)], "--text-column"),
+        (flat + ["--data", str(target), "--reference", "imagenet"], "built-in task"),
+        (flat + ["--data", str(target), "--reference", str(unlabelled)], "has no labels"),
+        (["--encoder", "module:torch.nn:NoSuchLayer", "--data", str(target), "--reference",
+          str(target)], "no callable 'NoSuchLayer'"),
+        (["--encoder", "hf:acme/not-downloaded", "--data", str(target), "--reference",
+          str(target)], "huggingface-cli download"),
+    ]
+    for extra, message in cases:
+        code = main(["embed", "--out", str(tmp_path / "o.npz"), "--image-size", "8",
+                     "--quiet"] + extra)
+        assert code == 2, extra
+        assert message in capsys.readouterr().err, message
+    assert not (tmp_path / "o.npz").exists()

@@ -18,12 +18,15 @@ loader                            source                               classes
 
 Your own data: :func:`load_image_folder` (one subfolder per class, or unlabelled;
 ``lazy=True`` streams a large folder batch by batch) and :func:`load_text_csv`.
+:func:`load_task` loads the tasks above by name (``"digits"``, ``"tweets"``...), which
+is also what ``reference="digits"`` means to the estimators.
 """
 
 from sklearn_taskrel.datasets._base import stratified_subsample
 from sklearn_taskrel.datasets._files import (
     ImageFolder,
     load_image_folder,
+    load_task,
     load_text_csv,
 )
 from sklearn_taskrel.datasets._images import (
@@ -41,6 +44,7 @@ __all__ = [
     "load_digits_images",
     "load_fashion_mnist",
     "load_image_folder",
+    "load_task",
     "load_text_csv",
     "load_textile_defects",
     "load_tweet_sentiment",

@@ -216,3 +216,54 @@ def load_text_csv(path, *, text, label=None, n=None, random_state=0, return_X_y=
     if return_X_y:
         return X, y
     return Bunch(data=X, target=y, target_names=target_names)
+
+
+#: Built-in tasks by name: loader, keyword arguments, and whether it holds images.
+TASKS = {
+    "digits": ("load_digits_images", {}, True),
+    "textile": ("load_textile_defects", {}, True),
+    "fashion_mnist": ("load_fashion_mnist", {}, True),
+    "tweets": ("load_tweet_sentiment", {}, False),
+    "wordnet_nouns": ("load_wordnet_supersenses", {"pos": "noun"}, False),
+    "wordnet_verbs": ("load_wordnet_supersenses", {"pos": "verb"}, False),
+}
+
+
+def load_task(name, n=1000, *, size=64, random_state=0):
+    """A built-in labelled task by name, for a reference (or a target) in one word.
+
+    Parameters
+    ----------
+    name : str
+        ``"digits"``, ``"textile"``, ``"fashion_mnist"`` (images) or ``"tweets"``,
+        ``"wordnet_nouns"``, ``"wordnet_verbs"`` (texts).
+    n : int or None, default=1000
+        Stratified subsample (``None`` or more than the set: every sample).
+    size : int, default=64
+        Image side in pixels (image tasks).
+    random_state : int, default=0
+
+    Returns
+    -------
+    X, y
+
+    Examples
+    --------
+    >>> from sklearn_taskrel.datasets import load_task
+    >>> X, y = load_task("digits", n=50, size=32)
+    >>> X.shape, len(set(y.tolist()))
+    ((50, 3, 32, 32), 10)
+    """
+    import sklearn_taskrel.datasets as datasets
+
+    if name not in TASKS:
+        raise ValueError(f"no built-in task named {name!r}; the tasks are {sorted(TASKS)}.")
+    loader, kwargs, images = TASKS[name]
+    load = getattr(datasets, loader)
+    if images:
+        kwargs = dict(kwargs, size=size)
+    X, y = load(None, random_state=random_state, **kwargs)
+    if n is not None and n < len(y):
+        idx = stratified_subsample(y, n, random_state=random_state)
+        X, y = X[idx], y[idx]
+    return X, y
