@@ -230,6 +230,15 @@ def _rank(args):
         print(f"error: --report {args.report!r} must end in .html, .htm or .md.",
               file=sys.stderr)
         return EXIT_REFUSED
+    if bool(args.files) == bool(args.encoder):
+        print("error: give either .npz FILEs or --encoder SPEC (with --target and "
+              "--reference), not both and not neither.", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.encoder:
+        table = _rank_specs(args, scorers, boot)
+        if table is None:
+            return EXIT_REFUSED
+        return _write_ranking(table, args)
     # Read every file; a file that cannot be read becomes a row with its error.
     files, failed, seen = [], [], {}
     for path in args.files:
@@ -264,7 +273,38 @@ def _rank(args):
         _say(args, f"[{i}/{len(files)}] scoring {f['name']} ({f['X'].shape[1]} features)")
         rows.append(_score_precomputed(f["name"], f["X"], f["y"],
                                        ReferenceTask(f["X_ref"], f["y_ref"]), scorers, boot))
-    table = _ranking_table(rows, names, boot, args.confidence)
+    return _write_ranking(_ranking_table(rows, names, boot, args.confidence), args)
+
+
+def _rank_specs(args, scorers, boot):
+    """Embed (cached) the target and reference with every encoder spec and rank them;
+    None when the input is refused."""
+    from sklearn_taskrel.model_selection import rank_encoders
+
+    if not (args.target and args.reference):
+        print("error: --encoder needs --target and --reference (a folder of images, a .csv "
+              "of texts or a built-in task name).", file=sys.stderr)
+        return None
+    try:
+        X, y = _load_data(args.target, args, "--target")
+        X_ref, y_ref = _load_data(args.reference, args, "--reference")
+    except (InputFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if y_ref is None:
+        print(f"error: the reference {args.reference!r} has no labels.", file=sys.stderr)
+        return None
+    specs = list(dict.fromkeys(args.encoder))
+    _say(args, f"ranking {len(specs)} encoders on {len(X)} target samples")
+    table = rank_encoders({s: s for s in specs}, X, None if args.label_free else y,
+                          reference=(X_ref, y_ref), scorer=[e for _, e in scorers],
+                          cache=args.cache, batch_size=args.batch_size, device=args.device,
+                          n_bootstrap=args.bootstrap, confidence=args.confidence,
+                          random_state=args.random_state)
+    return table
+
+
+def _write_ranking(table, args):
     table = table.drop(columns=[c for c in ("traceback",) if c in table])
     print(format_ranking(table, args))
     if not args.quiet:
@@ -387,7 +427,23 @@ def build_parser():
                     "target sets (embedded by its encoder). Encoders are ranked best first. "
                     "Exit status: 0 every file ranked, 1 some file failed (its row says "
                     "why), 2 input refused.")
-    r.add_argument("files", nargs="+", metavar="FILE", help=".npz with X_ref, y_ref, X[, y]")
+    r.add_argument("files", nargs="*", metavar="FILE", help=".npz with X_ref, y_ref, X[, y]")
+    r.add_argument("--encoder", action="append", default=None, metavar="SPEC",
+                   help="instead of FILEs: an encoder spec to embed --target and "
+                        "--reference with (repeatable; see `embed`)")
+    r.add_argument("--target", metavar="PATH|NAME",
+                   help="with --encoder: the target task (image folder, .csv, task name)")
+    r.add_argument("--reference", metavar="PATH|NAME",
+                   help="with --encoder: the labelled reference task")
+    r.add_argument("--text-column", help="with --encoder: CSV column holding the texts")
+    r.add_argument("--label-column", help="with --encoder: CSV column holding the labels")
+    r.add_argument("--image-size", type=int, default=224,
+                   help="with --encoder: image side in pixels (default 224)")
+    r.add_argument("--n", type=int, default=None,
+                   help="with --encoder: stratified subsample of each task")
+    r.add_argument("--cache", metavar="DIR", help="with --encoder: embedding cache folder")
+    r.add_argument("--batch-size", type=int, default=64, help="with --encoder: default 64")
+    r.add_argument("--device", default="auto", help="with --encoder: auto, cpu or cuda")
     r.add_argument("--scorer", action="append", default=None, metavar="NAME",
                    choices=sorted(SCORER_NAMES),
                    help="score to rank by, repeatable for several scores and a consensus "

