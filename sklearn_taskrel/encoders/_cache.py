@@ -74,6 +74,10 @@ class EmbeddingCache:
         """Cache key of ``encoder`` applied to ``X``."""
         h = hashlib.sha1()
         h.update(encoder_fingerprint(encoder).encode())
+        if isinstance(X, np.ndarray) and type(X) is not np.ndarray:
+            # joblib hands large arrays to its workers as np.memmap, which joblib.hash
+            # tells apart from the same values in an ndarray: key the values only.
+            X = X.view(np.ndarray)
         h.update(joblib.hash(X).encode())
         h.update(b"amp" if mixed_precision else b"fp32")
         return h.hexdigest()
