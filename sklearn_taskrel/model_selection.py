@@ -336,7 +336,8 @@ def rank_encoders(zoo, X, y=None, *, reference=None, scorer=None, n_jobs=None,
     confidence : float, default=0.9
         Coverage of the bootstrap intervals.
     verbose : int, default=0
-        joblib progress messages; cache hits and misses when > 1.
+        A progress bar over the encoders (joblib's messages with ``n_jobs`` > 1);
+        cache hits and misses when > 1.
     random_state : int or None
         Seed of the named scorers and of the resamples.
 
@@ -378,9 +379,26 @@ def rank_encoders(zoo, X, y=None, *, reference=None, scorer=None, n_jobs=None,
     cache = as_cache(cache, verbose=max(0, verbose - 1))
     extract_kwargs = dict(batch_size=batch_size, device=device,
                           mixed_precision=mixed_precision)
-    rows = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_score_one)(name, enc, X, y, reference, scorers, cache, extract_kwargs, boot)
-        for name, enc in _zoo_items(zoo))
+    items = _zoo_items(zoo)
+    if verbose and n_jobs in (None, 1):
+        # In this process: a progress bar over the encoders, named as they finish.
+        from sklearn_taskrel.encoders._extract import _progress
+
+        bar = _progress(len(items), verbose, "ranking encoders", unit="encoder")
+        rows = []
+        for name, enc in items:
+            rows.append(_score_one(name, enc, X, y, reference, scorers, cache,
+                                   extract_kwargs, boot))
+            if bar is not None:
+                bar.set_postfix_str(str(name))
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+    else:
+        rows = Parallel(n_jobs=n_jobs, verbose=verbose)(
+            delayed(_score_one)(name, enc, X, y, reference, scorers, cache, extract_kwargs,
+                                boot)
+            for name, enc in items)
     table = _ranking_table(rows, names, boot, confidence)
     if cache is not None:
         table.attrs["cache"] = {"hits": int(table["cache_hits"].sum()),

@@ -394,3 +394,12 @@ def test_verdict_when_no_encoder_beats_chance(data):
     assert not table["beats_chance"].any()
     assert "No encoder beats chance" in table.attrs["summary"]
     assert "n_bootstrap=200" in table.attrs["summary"]
+
+
+def test_verbose_ranking_shows_a_progress_bar_over_the_encoders(data, capsys):
+    Xr, yr, Xt, yt = data
+    rank_encoders({"a": _linear(0), "b": _linear(1)}, Xt, yt, scorer="logme", verbose=1)
+    err = capsys.readouterr().err
+    assert "ranking encoders" in err and "1/2 [" in err and "encoder/s" in err
+    rank_encoders({"a": _linear(0)}, Xt, yt, scorer="logme")
+    assert capsys.readouterr().err == ""  # quiet by default

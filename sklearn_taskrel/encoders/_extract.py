@@ -35,14 +35,14 @@ def _as_batchable(X):
     return X
 
 
-def _progress(total, verbose, desc):
+def _progress(total, verbose, desc, unit="sample"):
     if not verbose:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover
         return None
-    return tqdm(total=total, desc=desc, unit="sample", leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, leave=False)
 
 
 def _to_numpy_2d(out, start, stop):
