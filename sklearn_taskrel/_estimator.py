@@ -506,7 +506,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         if Zr.shape[1] != Zt.shape[1]:
             raise ValueError(
                 "reference and target embeddings must have the same width; got "
-                f"{Zr.shape[1]} reference features and {Zt.shape[1]} target features."
+                f"{Zr.shape[1]} reference features and {Zt.shape[1]} target features. "
+                "A step placed before this estimator in a Pipeline (PCA, say) changes "
+                "the target but not the reference: transform the reference with the "
+                "same fitted step (reference=(step.transform(X_ref), y_ref)), or make "
+                "the step part of the encoder."
             )
         self.reference_classes_, yr = check_labels(yr_raw, n_samples=Zr.shape[0],
                                                    name="reference y")

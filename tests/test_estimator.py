@@ -389,6 +389,20 @@ def test_pipeline_and_cross_validate(reference):
     assert np.all(res["test_score"] < 0)
 
 
+def test_a_pipeline_step_that_changes_the_width_says_how_to_fix_it(reference):
+    Xr, yr, _ = reference
+    pipe = Pipeline([("pca", PCA(n_components=5)),
+                     ("tr", TaskRelatednessScorer(reference=(Xr, yr), random_state=0))])
+    with pytest.raises(ValueError, match="8 reference features and 5 target features. A "
+                                         "step placed before this estimator in a Pipeline"):
+        pipe.fit(Xr, yr)
+    # the fix the message gives: the reference transformed by the same fitted step
+    pca = PCA(n_components=5).fit(Xr)
+    est = TaskRelatednessScorer(reference=(pca.transform(Xr), yr), random_state=0)
+    fixed = Pipeline([("pca", pca), ("tr", est)]).fit(Xr, yr)
+    assert np.isfinite(fixed[-1].task_relatedness_)
+
+
 def _selector(columns):
     """A zero-argument encoder factory: a fixed linear map that keeps ``columns``."""
     def factory():
