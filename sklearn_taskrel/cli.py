@@ -36,6 +36,13 @@ def load_encoder_file(path):
         raise InputFileError(
             f"{path!r} is a .npy file (one array); rank needs an .npz archive of the four "
             f"arrays X_ref, y_ref, X and optionally y: {how}.")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # an .npz is a zip archive of .npy arrays
+        kind = ("a .npy array" if magic[:4] == b"\x93NUM" else
+                f"not an .npz archive{f' (its extension is {ext!r})' if ext else ''}")
+        raise InputFileError(f"{path!r} is {kind}; rank reads one .npz archive per "
+                             f"encoder: {how}.")
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:

@@ -258,8 +258,9 @@ def _verdict(table, names, bootstrapped, confidence):
             lines.append(f"Its lead is beyond the noise (the {confidence:.0%} intervals "
                          "of the paired differences exclude 0).")
     else:
-        lines.append(head + f" (score {best[score_col]:.4g}); pass n_bootstrap=200 to "
-                     "see whether its lead is beyond the noise.")
+        lines.append(head + f" (score {best[score_col]:.4g}); rank with n_bootstrap=200 "
+                     "(--bootstrap 200 on the command line) to see whether its lead is "
+                     "beyond the noise.")
     beats = [c for c in table.columns if c.endswith("beats_chance")]
     if beats:
         col = beats[0]

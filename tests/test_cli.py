@@ -113,8 +113,11 @@ def test_rank_several_scorers_and_bootstrap(tmp_path, capsys):
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: None, "does not exist"),
-    (lambda p: p.with_suffix(".txt").write_text("1 2 3"), "cannot read .* as an .npz"),
+    (lambda p: p.with_suffix(".txt").write_text("1 2 3"),
+     r"is not an .npz archive \(its extension is '.txt'\); rank reads one .npz archive"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 truncated zip"), "cannot read .* as an .npz"),
     (lambda p: np.save(p.with_suffix(".npy"), np.ones((3, 2))), r"is a \.npy file"),
+    (lambda p: np.save(open(p, "wb"), np.ones((3, 2))), r"'.*f.npz' is a .npy array"),
     (lambda p: np.savez(p, X=np.ones((3, 2))), "lacks the arrays"),
     (lambda p: _write(p, X=np.ones((60, 5, 2, 2))), r"4-d\); rank needs one embedding per row"),
     (lambda p: _write(p, X=np.where(np.arange(60)[:, None] == 7, np.nan, np.ones((60, 5)))),
