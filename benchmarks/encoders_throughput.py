@@ -180,6 +180,9 @@ def case_numpy_callable(ctx):
 
 
 def case_minilm_l6_sentence_transformers(ctx):
+    from sklearn_taskrel.encoders._optional import import_optional
+
+    import_optional("transformers", purpose="this benchmark")  # guards torchvision
     from sentence_transformers import SentenceTransformer
 
     from sklearn_taskrel.encoders import SentenceTransformerEncoder

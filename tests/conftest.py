@@ -1,8 +1,17 @@
+import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Tests import transformers directly too; where the registry's torchvision (a CUDA
+# build) sits beside the CPU torch, it must be imported through the package's guard
+# first, or transformers' own import of it fails.
+if importlib.util.find_spec("torchvision") is not None:
+    from sklearn_taskrel.encoders._optional import import_torchvision
+
+    import_torchvision("the test suite")
 
 ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
                              Path(__file__).resolve().parents[2] / "shared" / "anchor"

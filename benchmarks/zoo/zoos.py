@@ -170,6 +170,9 @@ class TextZoo(_FactoryZoo):
     def _minilm(self):
         import os
 
+        from sklearn_taskrel.encoders._optional import import_optional
+
+        import_optional("transformers", purpose="this benchmark")  # guards torchvision
         from transformers import AutoModel, AutoTokenizer
 
         from sklearn_taskrel.encoders._assets import MINILM_L6_DIR

