@@ -228,10 +228,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         torch tensors on ``device`` (cost matrices, plan statistics and the map's
         linear algebra on the GPU; the exact OT solve of each class block on the
         CPU). ``"auto"`` uses torch when ``device`` resolves to CUDA.
-    memory : None, str, joblib.Memory or EmbeddingCache, default=None
+    memory : None, True, str, joblib.Memory or EmbeddingCache, default=None
         Cache of embeddings keyed on the encoder's identity and the data, so that
         folds, grid candidates and other scores reuse them (see
-        :class:`~sklearn_taskrel.encoders.EmbeddingCache`).
+        :class:`~sklearn_taskrel.encoders.EmbeddingCache`); ``True`` is the
+        platform's cache folder (:func:`~sklearn_taskrel.encoders.default_cache_dir`).
     random_state : int, RandomState instance or None, default=None
         Seeds subsampling, k-means and the paper method. An int gives results that
         are identical bit for bit across runs on the CPU.

@@ -319,8 +319,9 @@ def rank_encoders(zoo, X, y=None, *, reference=None, scorer=None, n_jobs=None,
         Encoders scored in parallel with joblib; the active backend is used, so
         ``with joblib.parallel_config(backend="dask"):`` spreads the zoo over a
         Dask cluster (each encoder's work on one worker).
-    cache : None, str, joblib.Memory or EmbeddingCache
-        Embedding cache shared by every scorer and call.
+    cache : None, True, str, joblib.Memory or EmbeddingCache
+        Embedding cache shared by every scorer, worker and call; ``True`` is the
+        platform's cache folder (:func:`~sklearn_taskrel.encoders.default_cache_dir`).
     batch_size, device, mixed_precision :
         Passed to :func:`~sklearn_taskrel.encoders.extract_embeddings`.
     n_bootstrap : int, default=0

@@ -69,3 +69,24 @@ def test_a_second_scorer_after_parallel_workers_embeds_nothing(tmp_path):
     second = rank_encoders(zoo, X, y, scorer="hscore", cache=tmp_path, device="cpu")
     assert second.attrs["cache"] == dict(second.attrs["cache"], hits=2, misses=0)
     assert _Counting.calls == 0  # no forward pass at all
+
+
+def test_the_default_cache_folder_follows_the_platform_and_the_environment(tmp_path,
+                                                                             monkeypatch):
+    from sklearn_taskrel.encoders import default_cache_dir
+
+    monkeypatch.delenv("SKLEARN_TASKREL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr("sys.platform", "linux")
+    assert default_cache_dir() == str(tmp_path / "xdg" / "sklearn_taskrel")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == str(tmp_path / "home" / ".cache" / "sklearn_taskrel")
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert default_cache_dir() == str(tmp_path / "home" / "Library" / "Caches"
+                                      / "sklearn_taskrel")
+    monkeypatch.setenv("SKLEARN_TASKREL_CACHE", "$HOME/mine")
+    assert default_cache_dir() == str(tmp_path / "home" / "mine")
+    cache = as_cache(True)
+    assert isinstance(cache, EmbeddingCache) and cache.location == str(tmp_path / "home" / "mine")
+    assert as_cache(False) is None and as_cache(None) is None

@@ -15,7 +15,7 @@ from sklearn_taskrel.encoders._base import (
     encoder_fingerprint,
     is_factory,
 )
-from sklearn_taskrel.encoders._cache import EmbeddingCache
+from sklearn_taskrel.encoders._cache import EmbeddingCache, default_cache_dir
 from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.encoders._function import FunctionEncoder
 from sklearn_taskrel.encoders._huggingface import HuggingFaceEncoder
@@ -54,6 +54,7 @@ __all__ = [
     "TimmEncoder",
     "TorchEncoder",
     "build_encoder",
+    "default_cache_dir",
     "encoder_fingerprint",
     "extract_embeddings",
     "extraction_context",

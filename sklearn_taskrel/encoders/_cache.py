@@ -115,10 +115,40 @@ class EmbeddingCache:
         return total
 
 
+def default_cache_dir():
+    """The platform's cache folder for embeddings (what ``cache=True`` uses).
+
+    ``$SKLEARN_TASKREL_CACHE`` if set; else ``$XDG_CACHE_HOME/sklearn_taskrel``
+    (``~/.cache/sklearn_taskrel``) on Linux, ``~/Library/Caches/sklearn_taskrel`` on
+    macOS and ``%LOCALAPPDATA%\\sklearn_taskrel\\Cache`` on Windows.
+
+    Examples
+    --------
+    >>> import os
+    >>> from sklearn_taskrel.encoders import default_cache_dir
+    >>> os.path.basename(default_cache_dir().rstrip(os.sep)) in ("sklearn_taskrel", "Cache")
+    True
+    """
+    import sys
+
+    if os.environ.get("SKLEARN_TASKREL_CACHE"):
+        return os.path.expanduser(os.path.expandvars(os.environ["SKLEARN_TASKREL_CACHE"]))
+    if sys.platform == "win32":
+        root = os.environ.get("LOCALAPPDATA") or os.path.expanduser(r"~\AppData\Local")
+        return os.path.join(root, "sklearn_taskrel", "Cache")
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Caches/sklearn_taskrel")
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(root, "sklearn_taskrel")
+
+
 def as_cache(memory, verbose=0):
-    """Resolve a ``memory`` parameter: None, a path, a joblib.Memory or an EmbeddingCache."""
-    if memory is None or isinstance(memory, EmbeddingCache):
-        return memory
+    """Resolve a ``memory`` parameter: None, False, True (the platform's cache folder,
+    :func:`default_cache_dir`), a path, a joblib.Memory or an EmbeddingCache."""
+    if memory is None or memory is False or isinstance(memory, EmbeddingCache):
+        return memory or None
+    if memory is True:
+        return EmbeddingCache(default_cache_dir(), verbose=verbose)
     if isinstance(memory, (str, os.PathLike)):
         return EmbeddingCache(memory, verbose=verbose)
     location = getattr(memory, "location", None)
@@ -126,6 +156,7 @@ def as_cache(memory, verbose=0):
         return EmbeddingCache(os.path.join(location, "sklearn_taskrel_embeddings"),
                               verbose=verbose)
     raise TypeError(
-        "memory must be None, a directory path, a joblib.Memory or an EmbeddingCache; "
+        "memory must be None, True (the platform's cache folder), a directory path, a "
+        "joblib.Memory or an EmbeddingCache; "
         f"got {type(memory).__name__}."
     )
