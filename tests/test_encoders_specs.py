@@ -40,7 +40,7 @@ def test_zoo_specs_and_bare_names():
 
 
 def test_bad_specs_say_what_is_accepted():
-    with pytest.raises(ValueError, match="starts with 'timmm'; use one of zoo:, timm:, hf:"):
+    with pytest.raises(ValueError, match="starts with 'timmm'; use one of zoo:, timm:, torchvision:, hf:"):
         load_encoder("timmm:resnet18")
     with pytest.raises(ValueError, match="names no model"):
         load_encoder("hf:")

@@ -28,6 +28,7 @@ from sklearn_taskrel.encoders._specs import SPEC_KINDS, load_encoder
 from sklearn_taskrel.encoders._text_zoo import load_text_zoo
 from sklearn_taskrel.encoders._timm import TimmEncoder
 from sklearn_taskrel.encoders._torch import LayerEncoder, TorchEncoder, list_layers
+from sklearn_taskrel.encoders._torchvision import TorchvisionEncoder
 from sklearn_taskrel.encoders._vision import (
     EfficientNetLiteEncoder,
     MobileNetV2Encoder,
@@ -53,6 +54,7 @@ __all__ = [
     "SpacyEncoder",
     "TimmEncoder",
     "TorchEncoder",
+    "TorchvisionEncoder",
     "build_encoder",
     "default_cache_dir",
     "encoder_fingerprint",

@@ -1,7 +1,8 @@
 """Encoders named by a string, the way their ecosystem names them.
 
 ``"zoo:mobilenet_v2"`` (or just ``"mobilenet_v2"``) for the offline zoos of this
-package, ``"timm:NAME"`` for a timm image model, ``"hf:NAME_OR_PATH"`` for a Hugging Face ``transformers`` model,
+package, ``"timm:NAME"`` and ``"torchvision:NAME"`` for image models,
+``"hf:NAME_OR_PATH"`` for a Hugging Face ``transformers`` model,
 ``"st:NAME_OR_PATH"`` for a sentence-transformers model, ``"onnx:PATH"`` for an ONNX
 graph and ``"module:package.module:factory"`` for any factory of your own. Every
 parameter that accepts an encoder accepts a spec, so a grid over specs shows them in
@@ -19,7 +20,7 @@ import os
 __all__ = ["SPEC_KINDS", "load_encoder"]
 
 #: The prefixes a spec may start with.
-SPEC_KINDS = ("zoo", "timm", "hf", "st", "onnx", "module")
+SPEC_KINDS = ("zoo", "timm", "torchvision", "hf", "st", "onnx", "module")
 
 
 def _hub_cache():
@@ -75,7 +76,8 @@ def load_encoder(spec, **kwargs):
     spec : str
         ``"zoo:NAME"`` (or a bare zoo name: ``"mobilenet_v2"``, ``"minilm_l6"``, ...),
         ``"timm:NAME"`` (:class:`TimmEncoder`: ``pretrained=False`` or
-        ``checkpoint=PATH`` when the weights are not cached), ``"hf:NAME_OR_PATH"`` (:class:`HuggingFaceEncoder`), ``"st:NAME_OR_PATH"``
+        ``checkpoint=PATH`` when the weights are not cached), ``"torchvision:NAME"``
+        (:class:`TorchvisionEncoder`, likewise ``weights=None``), ``"hf:NAME_OR_PATH"`` (:class:`HuggingFaceEncoder`), ``"st:NAME_OR_PATH"``
         (:class:`SentenceTransformerEncoder`), ``"onnx:PATH"`` (:class:`OnnxEncoder`)
         or ``"module:package.module:factory"`` (``factory(**kwargs)`` is called).
     **kwargs
@@ -117,6 +119,10 @@ def load_encoder(spec, **kwargs):
         from sklearn_taskrel.encoders._timm import TimmEncoder
 
         return TimmEncoder(rest, **kwargs)
+    if kind == "torchvision":
+        from sklearn_taskrel.encoders._torchvision import TorchvisionEncoder
+
+        return TorchvisionEncoder(rest, **kwargs)
     if kind == "hf":
         from sklearn_taskrel.encoders._huggingface import HuggingFaceEncoder
 

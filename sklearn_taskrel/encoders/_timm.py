@@ -10,7 +10,25 @@ from sklearn_taskrel.encoders._optional import (
 from sklearn_taskrel.encoders._vision import _TorchVisionEncoder
 
 
-class TimmEncoder(_TorchVisionEncoder):
+class _EvalTransformEncoder(_TorchVisionEncoder):
+    """Image models whose inputs get their weights' evaluation transform
+    (``_data_config``: resize, crop, interpolation, mean, std)."""
+
+    def _data_config(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _prepare(self, batch):
+        dev = self._device(batch)
+        module = self._get_runtime().place(dev, self.channels_last)
+        x = resize_crop_normalize(batch, dev, **self._data_config())
+        if self.channels_last:
+            import torch
+
+            x = x.contiguous(memory_format=torch.channels_last)
+        return module, x, dev
+
+
+class TimmEncoder(_EvalTransformEncoder):
     """A `timm <https://github.com/huggingface/pytorch-image-models>`_ image model.
 
     The embedding is the pooled pre-logits feature vector
@@ -133,39 +151,12 @@ class TimmEncoder(_TorchVisionEncoder):
 
     def _data_config(self):
         cfg = dict(getattr(self.module_, "pretrained_cfg", {}) or {})
-        size = self.image_size or cfg.get("input_size", (3, 224, 224))[-1]
-        return {"size": int(size), "crop_pct": float(cfg.get("crop_pct", 1.0) or 1.0),
+        size = int(self.image_size or cfg.get("input_size", (3, 224, 224))[-1])
+        return {"crop": size,
+                "resize": int(round(size / float(cfg.get("crop_pct", 1.0) or 1.0))),
                 "interpolation": cfg.get("interpolation", "bilinear"),
                 "mean": tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
                 "std": tuple(cfg.get("std", (0.229, 0.224, 0.225)))}
-
-    def _prepare(self, batch):
-        import torch
-        import torch.nn.functional as F
-
-        from sklearn_taskrel.encoders._vision import to_image_tensor
-
-        dev = self._device(batch)
-        module = self._get_runtime().place(dev, self.channels_last)
-        cfg = self._data_config()
-        x = to_image_tensor(batch, dev)
-        size = cfg["size"]
-        scaled = int(round(size / cfg["crop_pct"]))
-        h, w = x.shape[-2:]
-        short = min(h, w)
-        new = (max(scaled, round(h * scaled / short)), max(scaled, round(w * scaled / short)))
-        if tuple(x.shape[-2:]) != new:
-            mode = "bicubic" if cfg["interpolation"] == "bicubic" else "bilinear"
-            x = F.interpolate(x, size=new, mode=mode, align_corners=False,
-                              antialias=new[0] < h or new[1] < w).clamp_(0.0, 1.0)
-        top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
-        x = x[..., top:top + size, left:left + size]
-        mean = torch.tensor(cfg["mean"], device=dev).view(1, 3, 1, 1)
-        std = torch.tensor(cfg["std"], device=dev).view(1, 3, 1, 1)
-        x = (x - mean) / std
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return module, x, dev
 
     @staticmethod
     def _features(module, x):
@@ -174,3 +165,27 @@ class TimmEncoder(_TorchVisionEncoder):
     @staticmethod
     def _head(module):
         return module.get_classifier()
+
+
+def resize_crop_normalize(batch, device, *, resize, crop, interpolation, mean, std):
+    """Images in [0, 1] as a model's evaluation transform prepares them: the shorter
+    side resized to ``resize`` (antialiased when shrinking), a centre crop of
+    ``crop`` pixels, then ``(x - mean) / std`` per channel."""
+    import torch
+    import torch.nn.functional as F
+
+    from sklearn_taskrel.encoders._vision import to_image_tensor
+
+    x = to_image_tensor(batch, device)
+    h, w = x.shape[-2:]
+    short = min(h, w)
+    new = (max(resize, round(h * resize / short)), max(resize, round(w * resize / short)))
+    if tuple(x.shape[-2:]) != new:
+        mode = "bicubic" if str(interpolation).lower().endswith("bicubic") else "bilinear"
+        x = F.interpolate(x, size=new, mode=mode, align_corners=False,
+                          antialias=new[0] < h or new[1] < w).clamp_(0.0, 1.0)
+    top, left = (x.shape[-2] - crop) // 2, (x.shape[-1] - crop) // 2
+    x = x[..., top:top + crop, left:left + crop]
+    mean = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std
