@@ -644,9 +644,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
 
         if isinstance(self.reference, ReferenceTask):
             # Same embeddings and head parameters: the deterministic fit is reused.
-            digest = hashlib.blake2b(np.ascontiguousarray(Zr).view(np.uint8), digest_size=16)
-            digest.update(np.ascontiguousarray(yr).tobytes())
-            key = (digest.hexdigest(), str(Zr.dtype), Zr.shape, self.scaling_,
+            key = (_digest(Zr) + _digest(yr), self.scaling_,
                    self.variance_floor, self.head_lipschitz_, self.head_penalty,
                    self.head_max_iter, device.type)
             W, c, history = self.reference.cached_head(key, fit)

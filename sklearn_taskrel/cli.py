@@ -108,8 +108,7 @@ def _labels_digest(y):
 
 
 def _describe_labels(y):
-    classes, counts = np.unique(np.asarray(y), return_counts=True)
-    return f"{len(y)} samples in {len(classes)} classes"
+    return f"{len(y)} samples in {len(np.unique(np.asarray(y)))} classes"
 
 
 def _check_same_tasks(files, allow_mixed):
@@ -293,13 +292,9 @@ def _rank_specs(args, scorers, boot):
               "of texts or a built-in task name).", file=sys.stderr)
         return None
     try:
-        X, y = _load_data(args.target, args, "--target")
-        X_ref, y_ref = _load_data(args.reference, args, "--reference")
+        X, y, X_ref, y_ref = _load_tasks(args.target, "--target", args)
     except (InputFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return None
-    if y_ref is None:
-        print(f"error: the reference {args.reference!r} has no labels.", file=sys.stderr)
         return None
     specs = list(dict.fromkeys(args.encoder))
     _say(args, f"ranking {len(specs)} encoders on {len(X)} target samples")
@@ -356,6 +351,17 @@ def _load_data(spec, args, what):
         f"task ({', '.join(sorted(TASKS))}).")
 
 
+def _load_tasks(target, option, args):
+    """``X, y, X_ref, y_ref`` of the target (given by ``option``) and of the labelled
+    ``--reference``; raises InputFileError with the reason."""
+    X, y = _load_data(target, args, option)
+    X_ref, y_ref = _load_data(args.reference, args, "--reference")
+    if y_ref is None:
+        raise InputFileError(f"the reference {args.reference!r} has no labels; use one "
+                             "subfolder per class, a --label-column, or a built-in task.")
+    return X, y, X_ref, y_ref
+
+
 def _embed_command(args):
     from sklearn_taskrel.encoders import (
         EmbeddingCache,
@@ -365,14 +371,9 @@ def _embed_command(args):
 
     try:
         encoder = load_encoder(args.encoder)
-        X, y = _load_data(args.data, args, "--data")
-        X_ref, y_ref = _load_data(args.reference, args, "--reference")
+        X, y, X_ref, y_ref = _load_tasks(args.data, "--data", args)
     except (InputFileError, ValueError, FileNotFoundError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    if y_ref is None:
-        print(f"error: the reference {args.reference!r} has no labels; use one subfolder "
-              "per class, a --label-column, or a built-in task.", file=sys.stderr)
         return EXIT_REFUSED
     cache = EmbeddingCache(args.cache) if args.cache else None
     kw = dict(batch_size=args.batch_size, device=args.device, verbose=0 if args.quiet else 1)

@@ -41,3 +41,15 @@ def anchor():
     if not ANCHOR.exists():
         pytest.skip(f"anchor embeddings not found at {ANCHOR}")
     return dict(np.load(ANCHOR))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a test module: on a small shared CI box, OpenMP
+    threads that wait on a busy core make tiny convolutions up to 100x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -25,15 +25,7 @@ from sklearn_taskrel.encoders import (
 from sklearn_taskrel.encoders._adapter import BaseAdapter, path_identity, resolve_object
 from sklearn_taskrel.encoders._optional import import_optional
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def poly(X, degree=2):

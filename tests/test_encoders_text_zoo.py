@@ -8,22 +8,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 
 from sklearn_taskrel import TaskRelatednessScorer  # noqa: E402
 from sklearn_taskrel.encoders import load_text_zoo  # noqa: E402
 from sklearn_taskrel.encoders._text_zoo import TEXT_ZOO  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 NAMES = ["minilm_l6", "minilm_l6_hf", "minilm_l3_onnx", "spacy_md", "spacy_sm", "e5_small_q4"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_zoo_is_lazy_and_filters_params():

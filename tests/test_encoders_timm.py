@@ -9,16 +9,11 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("timm") is None,
-                                reason="timm is not installed (see .ci/install)")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
+    pytest.mark.skipif(importlib.util.find_spec("timm") is None,
+                       reason="timm is not installed (see .ci/install)"),
+]
 
 
 def _images(n=3, size=67, seed=0):

@@ -18,15 +18,7 @@ from sklearn_taskrel.encoders import (
     list_layers,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CI box, OpenMP threads that wait on a
-    busy core make tiny convolutions up to 100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(

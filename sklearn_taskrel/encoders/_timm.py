@@ -2,11 +2,7 @@
 
 import os
 
-from sklearn_taskrel.encoders._optional import (
-    hub_offline,
-    import_optional,
-    import_torchvision,
-)
+from sklearn_taskrel.encoders._optional import hub_offline, import_optional
 from sklearn_taskrel.encoders._vision import _TorchVisionEncoder
 
 
@@ -16,6 +12,23 @@ class _EvalTransformEncoder(_TorchVisionEncoder):
 
     def _data_config(self):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def _checkpoint_file(self, purpose):
+        """The local ``checkpoint`` file, None without one; missing: FileNotFoundError."""
+        if self.checkpoint is None:
+            return None
+        path = os.path.expanduser(os.fspath(self.checkpoint))
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{purpose}: no checkpoint file at {path!r}.")
+        return path
+
+    def _seeded_init(self, build):
+        """``build()`` under the seed ``random_state``, the global torch RNG untouched."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))
+            return build()
 
     def _prepare(self, batch):
         dev = self._device(batch)
@@ -92,27 +105,20 @@ class TimmEncoder(_EvalTransformEncoder):
         self.channels_last = channels_last
 
     def _load_model(self):
-        import torch
-
         purpose = f"TimmEncoder({self.model_name!r})"
-        import_torchvision(purpose)
-        timm = import_optional("timm", purpose=purpose)
+        timm = import_optional("timm", purpose=purpose)  # guards torchvision first
         hub_offline()
-        if self.checkpoint is not None:
-            path = os.path.expanduser(os.fspath(self.checkpoint))
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"{purpose}: no checkpoint file at {path!r}.")
-            model = timm.create_model(self.model_name, pretrained=True,
-                                      pretrained_cfg_overlay={"file": path})
-        elif self.pretrained:
+        path = self._checkpoint_file(purpose)
+        if path is None and self.pretrained:
             # Found in a local cache, or refused at once: timm itself would retry the
             # network for minutes before failing.
+            path = self._cached_weights()
+        if path is not None:
             model = timm.create_model(self.model_name, pretrained=True,
-                                      pretrained_cfg_overlay={"file": self._cached_weights()})
+                                      pretrained_cfg_overlay={"file": path})
         else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(self.random_state))
-                model = timm.create_model(self.model_name, pretrained=False)
+            model = self._seeded_init(
+                lambda: timm.create_model(self.model_name, pretrained=False))
         return model.eval()
 
     def _cached_weights(self):

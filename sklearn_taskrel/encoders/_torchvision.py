@@ -1,5 +1,6 @@
 """torchvision classification models (``torchvision:NAME`` specs)."""
 
+import functools
 import os
 
 from sklearn_taskrel.encoders._optional import import_torchvision
@@ -14,6 +15,32 @@ def _last_linear(module):
         raise ValueError(f"{type(module).__name__} has no linear classifier to take the "
                          "pre-logits features from; pass layer=NAME.")
     return linears[-1]
+
+
+def _weights_enum(model_name, weights):
+    """The torchvision weights ``weights`` of ``model_name`` (``None``: the default's,
+    for their transform)."""
+    tv = import_torchvision(f"TorchvisionEncoder({model_name!r})")
+    try:
+        enum = tv.models.get_model_weights(model_name)
+    except ValueError as exc:
+        raise ValueError(f"TorchvisionEncoder: {exc}") from None
+    name = "DEFAULT" if weights is None else weights
+    try:
+        return enum[name] if name != "DEFAULT" else enum.DEFAULT
+    except KeyError:
+        raise ValueError(f"TorchvisionEncoder({model_name!r}): no weights named "
+                         f"{name!r}; it has {[w.name for w in enum]}.") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _transform_config(model_name, weights, image_size):
+    """The evaluation transform of the weights, as ``resize_crop_normalize`` arguments."""
+    t = _weights_enum(model_name, weights).transforms()
+    crop = int(image_size or t.crop_size[0])
+    return {"crop": crop, "resize": int(round(t.resize_size[0] * crop / t.crop_size[0])),
+            "interpolation": str(t.interpolation.value), "mean": tuple(t.mean),
+            "std": tuple(t.std)}
 
 
 class TorchvisionEncoder(_EvalTransformEncoder):
@@ -71,32 +98,16 @@ class TorchvisionEncoder(_EvalTransformEncoder):
         self.channels_last = channels_last
 
     def _weights_enum(self):
-        tv = import_torchvision(f"TorchvisionEncoder({self.model_name!r})")
-        try:
-            enum = tv.models.get_model_weights(self.model_name)
-        except ValueError as exc:
-            raise ValueError(f"TorchvisionEncoder: {exc}") from None
-        name = "DEFAULT" if self.weights is None else self.weights
-        try:
-            return enum[name] if name != "DEFAULT" else enum.DEFAULT
-        except KeyError:
-            raise ValueError(f"TorchvisionEncoder({self.model_name!r}): no weights named "
-                             f"{name!r}; it has {[w.name for w in enum]}.") from None
+        return _weights_enum(self.model_name, self.weights)
 
     def _load_model(self):
         import torch
 
-        tv = import_torchvision(f"TorchvisionEncoder({self.model_name!r})")
         purpose = f"TorchvisionEncoder({self.model_name!r})"
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(self.random_state))
-            model = tv.models.get_model(self.model_name, weights=None)
-        path = None
-        if self.checkpoint is not None:
-            path = os.path.expanduser(os.fspath(self.checkpoint))
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"{purpose}: no checkpoint file at {path!r}.")
-        elif self.weights is not None:
+        tv = import_torchvision(purpose)
+        model = self._seeded_init(lambda: tv.models.get_model(self.model_name, weights=None))
+        path = self._checkpoint_file(purpose)
+        if path is None and self.weights is not None:
             w = self._weights_enum()
             path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(w.url))
             if not os.path.isfile(path):
@@ -111,11 +122,8 @@ class TorchvisionEncoder(_EvalTransformEncoder):
         return model.eval()
 
     def _data_config(self):
-        t = self._weights_enum().transforms()
-        crop = int(self.image_size or t.crop_size[0])
-        return {"crop": crop, "resize": int(round(t.resize_size[0] * crop / t.crop_size[0])),
-                "interpolation": str(t.interpolation.value), "mean": tuple(t.mean),
-                "std": tuple(t.std)}
+        # Called for every batch: the weights' transform is looked up once.
+        return _transform_config(self.model_name, self.weights, self.image_size)
 
     @staticmethod
     def _features(module, x):
