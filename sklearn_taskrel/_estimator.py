@@ -25,6 +25,7 @@ from sklearn_taskrel.exceptions import DegenerateTaskWarning
 from sklearn_taskrel.transport import (
     FEATURE_MAPS,
     LogitMap,
+    Transformation,
     certified_lipschitz,
     empirical_lipschitz,
     evaluate_transformation,
@@ -34,6 +35,7 @@ from sklearn_taskrel.transport import (
     prior_and_label_map,
 )
 from sklearn_taskrel.transport._backend import to_numpy
+from sklearn_taskrel.transport._feature_map import average_maps
 from sklearn_taskrel.transport._lipschitz import LOGIT_LIPSCHITZ, softmax
 from sklearn_taskrel.transport._relatedness import reproject_transformation
 from sklearn_taskrel.utils._compat import Interval, StrOptions, _fit_context
@@ -194,8 +196,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         ``k - 1`` folds (target scaling included) and the bound and the target loss
         are measured on the held-out fold; ``task_relatedness_``, ``bound_terms_`` and
         ``target_loss_`` are the size-weighted means over folds (``fold_terms_`` holds
-        each). The fitted transformations (``predict_proba``, ``score``) are those of
-        the whole sample. ``"off"``: the terms on the fitting sample, where an affine
+        each). The fitted transformations (``predict_proba``, ``score`` on new data)
+        are, with labels and an affine or diagonal feature map, the mean of the
+        folds' (each fold's map on its own scaling, the label maps re-projected onto
+        the whole sample's prior; no third fit), and otherwise a fit on the whole
+        sample. ``"off"``: the terms on the fitting sample, where an affine
         map of ``d`` features can fit ``n < d`` target points into any class and the
         bound is optimistic, the more so the wider the embedding.
     head_penalty : float, default=1e4
@@ -297,8 +302,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         ``task_relatedness_ == weight @ value + offset``. The bootstrap of
         :func:`~sklearn_taskrel.model_selection.rank_encoders` re-weights them.
     n_iter_ : int
+        Iterations of the transformations' fit (the largest over the folds when the
+        fitted state is their mean).
     history_ : list of dict
-        Objective and terms per iteration.
+        Objective and terms per iteration (each entry with its ``fold`` when the
+        fitted state is the folds' mean).
     timings_ : dict
         Seconds spent embedding, fitting the head and fitting the transformations.
     n_features_in_ : int
@@ -565,12 +573,23 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         n_folds = self._n_folds()
         self._measure_kept = not (n_folds and yt is not None
                                   and np.bincount(yt).min() >= n_folds)
+        # With labels and held-out terms, a map with a linear part is fitted on the
+        # folds only: the fitted state is their mean (bagging), not a third fit.
+        bagged = not self._measure_kept and self._feature_family() in ("affine", "diagonal")
+        folds = None
         if yt is None:
             yt = self._fit_label_free(Zt_s, tau, rng)
+        elif bagged:
+            self.pseudo_labels_ = None
+            t1 = time.perf_counter()
+            folds, splits = self._fit_folds(Zt_s, y_given, yt, tau, rng, n_folds)
+            timings["cross_fit"] = time.perf_counter() - t1
+            self.transformation_ = self._bagged_transformation(folds, yt)
+            self._fit_on_all = False
         else:
             self.pseudo_labels_ = None
             self._fit_labelled(Zt_s, yt, tau, rng)
-        timings["transformations"] = time.perf_counter() - t0
+        timings["transformations"] = time.perf_counter() - t0 - timings.get("cross_fit", 0.0)
 
         # Final terms on the whole target sample, then out of sample (cross-fitting).
         if n_folds:
@@ -586,9 +605,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self._finalise(Zt_s, yt, rng, in_sample=n_folds == 0)
         self.fold_terms_, self.cv_folds_, self.point_terms_ = [], [], None
         if n_folds:
-            t0 = time.perf_counter()
-            self._cross_fit(Zt_s, y_given, yt, tau, rng, n_folds)
-            timings["cross_fit"] = time.perf_counter() - t0
+            if folds is None:
+                t0 = time.perf_counter()
+                folds, splits = self._fit_folds(Zt_s, y_given, yt, tau, rng, n_folds)
+                timings["cross_fit"] = time.perf_counter() - t0
+            self._set_cross_fitted_terms(folds, splits, y_given)
         self._reference_loss_sample = self._measure_kept = None
         timings["total"] = time.perf_counter() - t_start
         self.timings_ = timings
@@ -965,23 +986,32 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         folds = self._setting("cross_fit", "off")
         return 0 if folds == "off" else int(folds)
 
-    def _cross_fit(self, Zt_s, y_given, codes, tau, rng, n_folds):
+    def _feature_family(self):
+        """The feature-map family fitted: ``feature_map``, or the identity when fixed."""
+        return "identity" if self.transforms == "fixed" else self.feature_map
+
+    def _fit_folds(self, Zt_s, y_given, codes, tau, rng, n_folds):
         """Out-of-sample TR: the transformations are fitted on ``n_folds - 1`` folds of
         the target and the bound is evaluated on the held-out fold; the terms are the
-        size-weighted means over folds.
+        size-weighted means over folds (:meth:`_set_cross_fitted_terms`).
 
         The bound is a statement about expected losses; measured on the very sample
         that fitted the feature map it is optimistic, the more so the wider the
         embedding (an affine map of ``d`` features can fit ``n < d`` target points into
         any reference class). Held-out terms remove that bias. The fitted state
         (transformations, ``predict_proba``, ``score``) stays the fit on the whole
-        sample; only ``task_relatedness_``, ``bound_terms_`` and ``target_loss_`` are
-        replaced, and the head's scale is chosen on the held-out terms.
+        sample, or with labels and a feature map with a linear part the mean of the
+        folds' fits (:meth:`_bagged_transformation`); ``task_relatedness_``,
+        ``bound_terms_`` and ``target_loss_`` are the held-out ones, and the head's scale
+        is chosen on the held-out terms.
+
+        Returns the folds (dicts: terms, transformation, scaler, measured points) and
+        the ``(train, test)`` splits.
         """
         splits = _order_free_folds(Zt_s, codes, n_folds)
         saved = dict(self.__dict__)
         self._measure_kept = False  # the held-out fold measures the bound
-        W, c = self.head_coef_, self.head_intercept_
+        W = self.head_coef_
         folds = []
         try:
             for train, test in splits:
@@ -1020,10 +1050,48 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
                 folds.append(dict(terms=terms, weight=len(test) / len(Zt_s), prior=prior,
                                   label_map=B, codes=fold_codes, logits=logits,
                                   n_measured=len(measured), measured=measured,
-                                  joint=joint, point_costs=costs))
+                                  joint=joint, point_costs=costs, transformation=tr,
+                                  scaler=scaler))
         finally:
             self.__dict__.clear()
             self.__dict__.update(saved)
+        return folds, splits
+
+    def _bagged_transformation(self, folds, codes):
+        """The mean of the folds' transformations, on the whole sample's scaling.
+
+        Each fold's map acts on its own standardisation ``x_k = S_k x + t_k`` of the
+        whole-sample standardised ``x``; the mean map is :func:`average_maps`. The label
+        maps are re-projected onto the whole sample's class prior and averaged (the
+        assignment is kept when the folds agree). Any transformation gives a valid
+        bound, so this one is as legitimate as a third fit on the whole sample, and
+        costs nothing.
+        """
+        K_R = len(self.reference_classes_)
+        prior = np.bincount(codes) / len(codes)
+        trs = [reproject_transformation(f["transformation"], prior, K_R) for f in folds]
+        d = len(to_numpy(trs[0].feature_map.shift))
+        scales, offsets = [], []
+        for f in folds:  # each fold's standardisation at x = 0 and x = 1
+            ends = f["scaler"].transform(self.target_scaler_.inverse_transform(
+                np.vstack([np.zeros(d), np.ones(d)])))
+            offsets.append(ends[0])
+            scales.append(ends[1] - ends[0])
+        fmap = average_maps([tr.feature_map for tr in trs], scales, offsets)
+        if all(tr.assignment is not None for tr in trs) and all(
+                np.array_equal(tr.assignment, trs[0].assignment) for tr in trs):
+            assignment, joint = trs[0].assignment, trs[0].joint
+        else:
+            assignment, joint = None, sum(tr.joint for tr in trs) / len(trs)
+        history = [dict(h, fold=k) for k, tr in enumerate(trs) for h in tr.history]
+        D, _ = prior_and_label_map(joint)
+        return Transformation(assignment, joint, D, fmap, history=history,
+                              n_iter=max(tr.n_iter for tr in trs))
+
+    def _set_cross_fitted_terms(self, folds, splits, y_given):
+        """``task_relatedness_``, ``bound_terms_``, ``fold_terms_``, ``target_loss_``
+        and ``point_terms_`` from the held-out terms of the folds."""
+        c = self.head_intercept_
         weights = np.array([f["weight"] for f in folds])
         keys = folds[0]["terms"].keys()
         terms = {k: float(sum(w * f["terms"][k] for w, f in zip(weights, folds)))

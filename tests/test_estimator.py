@@ -623,6 +623,35 @@ def test_target_loss_is_the_cross_entropy_of_the_transformed_classifier(referenc
     assert [f["task_relatedness"] for f in est.fold_terms_] == pytest.approx(trs, rel=1e-7)
 
 
+def test_cross_fitted_state_is_the_mean_of_the_fold_fits(reference, monkeypatch):
+    """With labels and held-out terms the transformations are fitted on the folds only
+    (two fits, not three) and the fitted map is their mean: recomputed from
+    standalone fits on each training part, each applied to its own standardisation."""
+    import sklearn_taskrel._estimator as module
+
+    calls = []
+    real = module.fit_transformation
+    monkeypatch.setattr(module, "fit_transformation",
+                        lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=8, means=means, noise=1.5)
+    est = _fit(reference, Xt, yt, cross_fit=2, rescale_head=False)
+    assert calls == [len(yt) - len(test) for test in est.cv_folds_]
+    monkeypatch.setattr(module, "fit_transformation", real)
+    mapped, assignments = [], []
+    for test in est.cv_folds_:
+        train = np.setdiff1d(np.arange(len(yt)), test)
+        fold = _fit(reference, Xt[train], yt[train], cross_fit="off", rescale_head=False)
+        mapped.append(fold.transformation_.feature_map.apply(fold.target_scaler_.transform(Xt)))
+        assignments.append(fold.transformation_.assignment)
+    got = est.transformation_.feature_map.apply(est.target_scaler_.transform(Xt))
+    assert_allclose(got, np.mean(mapped, axis=0), rtol=1e-5, atol=1e-5)  # float32 maps
+    assert np.array_equal(assignments[0], assignments[1])
+    assert np.array_equal(est.transformation_.assignment, assignments[0])
+    assert est.n_iter_ >= 1 and {h["fold"] for h in est.history_} == {0, 1}
+
+
 @pytest.mark.parametrize("preset", ["ranking", "paper"])
 def test_bound_on_new_data_reprojects_the_class_prior(reference, preset):
     """D on a new sample is its own class prior carried by the assignment: the

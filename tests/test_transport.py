@@ -25,6 +25,7 @@ from sklearn_taskrel.transport._assignment import assignment_objective
 from sklearn_taskrel.transport._feature_map import (
     FeatureMap,
     RidgeMapSolver,
+    average_maps,
     invert_map,
 )
 from sklearn_taskrel.transport._relatedness import Transformation, project_joint
@@ -414,22 +415,55 @@ def test_assignment_search_does_not_depend_on_class_numbering():
         assert_allclose(b, a[perm])
 
 
-@pytest.mark.parametrize("kind", ["identity", "translation", "diagonal", "dense", "dual"])
-def test_composed_logit_map_equals_mapping_then_the_head(kind):
-    """``LogitMap`` applies ``W (M x + m) + c`` as one (d, k) product; checked against
-    the dense ``M``, ``m`` of every representation of the feature map."""
-    rng = np.random.RandomState(2)
-    n, d, k = 7, 5, 3
-    X = rng.normal(size=(n, d))
+def _maps_of_every_kind(rng, d):
     shift, center = rng.normal(size=d), rng.normal(size=d)
-    fmap = {
+    return {
         "identity": FeatureMap.identity(d),
         "translation": FeatureMap(shift=shift),
         "diagonal": FeatureMap(shift=shift, center=center, scale_delta=rng.normal(size=d)),
         "dense": FeatureMap(shift=shift, center=center, delta=rng.normal(size=(d, d))),
         "dual": FeatureMap(shift=shift, center=center, anchors=rng.normal(size=(4, d)),
                            coef=rng.normal(size=(4, d))),
-    }[kind]
+        "dual_diagonal": FeatureMap(shift=shift, center=center,
+                                    anchors=rng.normal(size=(3, d)),
+                                    coef=rng.normal(size=(3, d)),
+                                    scale_delta=rng.normal(size=d)),
+    }
+
+
+@pytest.mark.parametrize("kinds", [("dual", "dual"), ("diagonal", "identity"),
+                                   ("dense", "dual"), ("translation", "diagonal", "dual"),
+                                   ("dual_diagonal", "dual")])
+def test_average_maps_is_the_mean_of_the_maps_after_their_own_scaling(kinds):
+    """The bagged map of cross-fitting: ``x -> mean_k map_k(S_k x + t_k)``, checked
+    point by point against applying each map to its own rescaled input, and its
+    dense ``(M, m)`` against the same points."""
+    rng = np.random.RandomState(3)
+    d, n = 5, 9
+    maps = [_maps_of_every_kind(rng, d)[k] for k in kinds]
+    scales = [np.exp(0.3 * rng.normal(size=d)) for _ in kinds]
+    offsets = [rng.normal(size=d) for _ in kinds]
+    X = rng.normal(size=(n, d))
+    expected = sum(fm.apply(X * S + t) for fm, S, t in zip(maps, scales, offsets)) / len(maps)
+    avg = average_maps(maps, scales, offsets)
+    assert_allclose(avg.apply(X), expected, rtol=1e-12, atol=1e-12)
+    assert_allclose(X @ avg.M.T + avg.m, expected, rtol=1e-12, atol=1e-12)
+    # The family is kept: dense stays dense, dual forms stay dual (n anchors, not d x d).
+    assert (avg.delta is not None) == ("dense" in kinds)
+    if "dense" not in kinds and any(k.startswith("dual") for k in kinds):
+        assert avg.anchors.shape == (sum(m.anchors.shape[0] for m in maps
+                                         if m.anchors is not None), d)
+
+
+@pytest.mark.parametrize("kind", ["identity", "translation", "diagonal", "dense", "dual",
+                                  "dual_diagonal"])
+def test_composed_logit_map_equals_mapping_then_the_head(kind):
+    """``LogitMap`` applies ``W (M x + m) + c`` as one (d, k) product; checked against
+    the dense ``M``, ``m`` of every representation of the feature map."""
+    rng = np.random.RandomState(2)
+    n, d, k = 7, 5, 3
+    X = rng.normal(size=(n, d))
+    fmap = _maps_of_every_kind(rng, d)[kind]
     W, c = rng.normal(size=(k, d)), rng.normal(size=k)
     expected = (X @ fmap.M.T + fmap.m) @ W.T + c
     assert_allclose(LogitMap(fmap, W, c).apply(X), expected, rtol=1e-12, atol=1e-12)

@@ -44,10 +44,11 @@ FEATURE_MAPS = ("affine", "diagonal", "translation", "identity")
 class FeatureMap:
     """Target-to-reference affine map ``u = x + Delta (x - center) + shift``.
 
-    ``Delta`` is stored densely (``delta``, shape (d, d)), as a diagonal
-    (``scale_delta``), or in dual form ``Delta = coef.T @ anchors`` with ``anchors``
-    and ``coef`` of shape (n, d); all ``None`` is a pure translation. The arrays are
-    numpy arrays or torch tensors (all of one kind).
+    ``Delta`` is the sum of the parts given: a dense matrix (``delta``, shape
+    (d, d)), a diagonal (``scale_delta``), and a dual form ``coef.T @ anchors`` with
+    ``anchors`` and ``coef`` of shape (n, d) (``delta`` and the dual form exclude each
+    other); all ``None`` is a pure translation. The arrays are numpy arrays or torch
+    tensors (all of one kind).
 
     Examples
     --------
@@ -77,10 +78,10 @@ class FeatureMap:
         Xc = X - self.center
         if self.delta is not None:
             U = U + Xc @ self.delta.T
-        elif self.scale_delta is not None:
-            U = U + Xc * self.scale_delta
-        else:
+        elif self.coef is not None:
             U = U + (Xc @ self.anchors.T) @ self.coef
+        if self.scale_delta is not None:
+            U = U + Xc * self.scale_delta
         return U
 
     def convert(self, fn):
@@ -97,10 +98,11 @@ class FeatureMap:
             return W, self.shift @ W.T + c
         if self.delta is not None:
             WD = W @ self.delta
-        elif self.scale_delta is not None:
-            WD = W * self.scale_delta
-        else:
+        elif self.coef is not None:
             WD = (W @ self.coef.T) @ self.anchors
+        if self.scale_delta is not None:
+            WD = (W * self.scale_delta if self.delta is None and self.coef is None
+                  else WD + W * self.scale_delta)
         return W + WD, self.shift @ W.T - self.center @ WD.T + c
 
     @property
@@ -111,10 +113,10 @@ class FeatureMap:
         M = np.eye(d)
         if fm.delta is not None:
             M += fm.delta
-        elif fm.scale_delta is not None:
-            M[np.arange(d), np.arange(d)] += fm.scale_delta
         elif fm.coef is not None:
             M += fm.coef.T @ fm.anchors
+        if fm.scale_delta is not None:
+            M[np.arange(d), np.arange(d)] += fm.scale_delta
         return M
 
     @property
@@ -308,6 +310,49 @@ class RidgeMapSolver:
             coef = self.sq[:, None] * cholesky_solve(self.factor, part / self.sq[:, None])
             return FeatureMap(shift=shift, center=self.center, anchors=self.Xc, coef=coef)
         return FeatureMap(shift=shift, center=self.center, delta=part)
+
+
+def average_maps(maps, scales, offsets):
+    """The mean of affine maps, each preceded by its own change of coordinates.
+
+    Map ``k`` acts on ``x_k = scales[k] * x + offsets[k]`` (elementwise, e.g. the
+    standardisation of a cross-fitting fold expressed in the whole sample's
+    coordinates); the result is the map ``x -> mean_k maps[k](x_k)`` as one
+    :class:`FeatureMap` (numpy): dense when any map is dense, otherwise a diagonal
+    plus the maps' dual forms stacked. The bagged map of the folds' fits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_taskrel.transport import FeatureMap
+    >>> from sklearn_taskrel.transport._feature_map import average_maps
+    >>> f = FeatureMap(shift=np.zeros(2), center=np.zeros(2), scale_delta=np.ones(2))
+    >>> g = FeatureMap.identity(2)
+    >>> avg = average_maps([f, g], [np.ones(2), np.full(2, 2.0)], [np.zeros(2), np.ones(2)])
+    >>> x = np.array([[1.0, 3.0]])
+    >>> avg.apply(x).tolist(), ((f.apply(x) + g.apply(2 * x + 1)) / 2).tolist()
+    ([[2.5, 6.5]], [[2.5, 6.5]])
+    """
+    maps = [fm.convert(to_numpy) for fm in maps]
+    k = len(maps)
+    d = maps[0].shift.shape[0]
+    # u = mean_k [S_k x + t_k + shift_k + Delta_k (S_k x + t_k - c_k)], with center 0:
+    # the constant is mean_k map_k(t_k); the linear part mean_k (I + Delta_k) S_k.
+    scales = [np.broadcast_to(np.asarray(s, np.float64), (d,)) for s in scales]
+    offsets = [np.broadcast_to(np.asarray(t, np.float64), (d,)) for t in offsets]
+    shift = sum(fm.apply(t[None, :])[0] for fm, t in zip(maps, offsets)) / k
+    diag = sum(s * (1.0 + (0.0 if fm.scale_delta is None else fm.scale_delta))
+               for fm, s in zip(maps, scales)) / k - 1.0
+    out = FeatureMap(shift=shift, center=np.zeros(d), scale_delta=diag)
+    if any(fm.delta is not None for fm in maps):
+        out.delta = sum(fm.M * s[None, :] for fm, s in zip(maps, scales)) / k - np.eye(d)
+        out.scale_delta = None
+    elif any(fm.coef is not None for fm in maps):
+        duals = [(fm.anchors * s[None, :], fm.coef / k)
+                 for fm, s in zip(maps, scales) if fm.coef is not None]
+        out.anchors = np.vstack([a for a, _ in duals])
+        out.coef = np.vstack([c for _, c in duals])
+    return out
 
 
 def invert_map(M, m):
