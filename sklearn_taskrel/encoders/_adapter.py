@@ -18,7 +18,6 @@ already loaded from a path or factory. Weights are never copied, and
 """
 
 import contextlib
-import contextvars
 import functools
 import hashlib
 import inspect
@@ -30,43 +29,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from sklearn_taskrel.encoders._base import Encoder, encoder_fingerprint
+from sklearn_taskrel.encoders._batches import embed_batches
+from sklearn_taskrel.encoders._context import current_context
 
 _SIMPLE = (type(None), bool, int, float, complex, str, bytes, np.integer, np.floating,
            np.bool_)
-
-_CONTEXT = contextvars.ContextVar("sklearn_taskrel_extraction_context", default=None)
-
-
-@contextlib.contextmanager
-def extraction_context(*, device=None, mixed_precision=False):
-    """Defaults for the adapters run inside this block.
-
-    Adapters whose ``device`` is None run on ``device``, and ``mixed_precision``
-    turns on autocast for those that support it. This is how an estimator's
-    ``device`` and ``mixed_precision`` reach adapters that take strings or
-    arrays (text models, ONNX sessions), whose batches cannot carry a device.
-    An adapter's own explicit ``device`` still wins.
-
-    Parameters
-    ----------
-    device : str, torch.device or None, default=None
-    mixed_precision : bool, default=False
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from sklearn_taskrel.encoders import TorchEncoder, extraction_context
-    >>> enc = TorchEncoder(torch.nn.Linear(3, 2))
-    >>> with extraction_context(device="cpu"):
-    ...     enc(np.ones((1, 3), np.float32)).shape
-    (1, 2)
-    """
-    token = _CONTEXT.set({"device": device, "mixed_precision": bool(mixed_precision)})
-    try:
-        yield
-    finally:
-        _CONTEXT.reset(token)
-
 
 _PATH_HASHES = {}
 _PATH_LOCK = threading.Lock()
@@ -304,7 +271,7 @@ class BaseAdapter(Encoder, BaseEstimator):
 
         device = getattr(self, "device", None)
         if device is None:
-            ctx = _CONTEXT.get()
+            ctx = current_context()
             if ctx is not None and ctx["device"] is not None:
                 return resolve_device(ctx["device"])
             if batch is not None and hasattr(batch, "device") and \
@@ -314,7 +281,7 @@ class BaseAdapter(Encoder, BaseEstimator):
 
     def _autocast(self, device):
         """``torch.autocast`` when ``mixed_precision`` (float16 on CUDA, bfloat16 on CPU)."""
-        ctx = _CONTEXT.get()
+        ctx = current_context()
         wanted = getattr(self, "mixed_precision", False) or (
             ctx is not None and ctx["mixed_precision"] and hasattr(self, "mixed_precision"))
         if not wanted:
@@ -367,10 +334,8 @@ class BaseAdapter(Encoder, BaseEstimator):
         -------
         Z : ndarray of shape (n_samples, n_features), dtype float32
         """
-        from sklearn_taskrel.encoders._extract import extract_embeddings
-
         device = getattr(self, "device", None)
-        return extract_embeddings(self, X, batch_size=batch_size,
+        return embed_batches(self, X, batch_size=batch_size,
                                   device="auto" if device is None else device,
                                   verbose=verbose, desc=type(self).__name__)
 

@@ -6,6 +6,19 @@ import os
 from sklearn_taskrel.encoders._optional import install_hint
 
 
+def packaged_file(module, *parts):
+    """Path of a file inside an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ImportError(
+            f"the pretrained weights come from the pip package for {module!r}, which is "
+            f"not installed. Install it with {install_hint(module)}.") from None
+    path = os.path.join(os.path.dirname(spec.origin), *parts)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path!r} is missing from the installed package {module!r}.")
+    return path
+
+
 class PackagedPath(os.PathLike):
     """A file or folder inside an installed pip package, found when it is used.
 

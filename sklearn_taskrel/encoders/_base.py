@@ -95,55 +95,6 @@ def is_factory(obj):
         p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
 
 
-def build_encoder(encoder):
-    """Resolve an ``encoder`` parameter to an object that maps batches to arrays.
-
-    Raises ``TypeError`` naming the value if it is none of the accepted kinds.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_taskrel.encoders import build_encoder
-    >>> build_encoder(lambda: torch.nn.Linear(3, 2))
-    Linear(in_features=3, out_features=2, bias=True)
-    >>> build_encoder(None) is None
-    True
-    """
-    if encoder is None:
-        return None
-    if isinstance(encoder, str):  # a spec: "zoo:mobilenet_v2", "hf:...", "onnx:..."
-        from sklearn_taskrel.encoders._specs import load_encoder
-
-        return load_encoder(encoder)
-    if is_factory(encoder):
-        built = encoder()
-        if built is None or is_factory(built):
-            raise TypeError(
-                f"encoder factory {encoder!r} must return an encoder (an nn.Module, a "
-                f"callable on a batch or an Encoder); it returned {built!r}."
-            )
-        return built
-    try:
-        from skorch import NeuralNet
-
-        if isinstance(encoder, NeuralNet):
-            if not getattr(encoder, "initialized_", False):
-                raise TypeError(
-                    f"encoder is a skorch net that is not initialized ({type(encoder).__name__}); "
-                    "fit or initialize() it first."
-                )
-            return encoder.module_
-    except ImportError:  # pragma: no cover
-        pass
-    if callable(encoder):
-        return encoder
-    raise TypeError(
-        "encoder must be None, a spec string ('zoo:mobilenet_v2', 'hf:PATH', ...), a "
-        "torch.nn.Module, a skorch NeuralNet, a callable mapping a batch to an array, "
-        f"or a zero-argument factory; got {encoder!r}."
-    )
-
-
 def encoder_fingerprint(encoder):
     """Identity of an encoder for embedding caches.
 

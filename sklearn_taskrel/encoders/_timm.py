@@ -2,7 +2,7 @@
 
 import os
 
-from sklearn_taskrel.encoders._optional import hub_offline, import_optional
+from sklearn_taskrel.encoders._optional import hub_cache, hub_offline, import_optional
 from sklearn_taskrel.encoders._vision import _TorchVisionEncoder
 
 
@@ -128,8 +128,6 @@ class TimmEncoder(_EvalTransformEncoder):
         from huggingface_hub import try_to_load_from_cache
         from timm.models import get_pretrained_cfg
 
-        from sklearn_taskrel.encoders._specs import _hub_cache
-
         cfg = get_pretrained_cfg(self.model_name)
         if cfg is None:
             raise ValueError(f"TimmEncoder: timm has no pretrained weights for "
@@ -138,10 +136,10 @@ class TimmEncoder(_EvalTransformEncoder):
         if cfg.hf_hub_id:
             for name in ([cfg.hf_hub_filename] if cfg.hf_hub_filename else
                          ["model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"]):
-                hit = try_to_load_from_cache(cfg.hf_hub_id, name, cache_dir=_hub_cache())
+                hit = try_to_load_from_cache(cfg.hf_hub_id, name, cache_dir=hub_cache())
                 if isinstance(hit, str) and os.path.isfile(hit):
                     return hit
-            places.append(f"the Hugging Face cache ({_hub_cache()}, {cfg.hf_hub_id})")
+            places.append(f"the Hugging Face cache ({hub_cache()}, {cfg.hf_hub_id})")
         if cfg.url:
             path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(cfg.url))
             if os.path.isfile(path):

@@ -21,32 +21,19 @@ name               adapter                       dim     normalisation
 """
 
 import functools
-import importlib.util
 import inspect
 import os
 
 import numpy as np
 
 from sklearn_taskrel.encoders._adapter import BaseAdapter, path_identity
-from sklearn_taskrel.encoders._optional import has_module, import_optional, install_hint
+from sklearn_taskrel.encoders._assets import packaged_file
+from sklearn_taskrel.encoders._optional import has_module, import_optional
 from sklearn_taskrel.encoders._torch import ModuleRuntime, TorchEncoderMixin
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 OPEN_NSFW_BGR_MEAN = (104.0, 117.0, 123.0)
-
-
-def packaged_file(module, *parts):
-    """Path of a file inside an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        raise ImportError(
-            f"the pretrained weights come from the pip package for {module!r}, which is "
-            f"not installed. Install it with {install_hint(module)}.") from None
-    path = os.path.join(os.path.dirname(spec.origin), *parts)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path!r} is missing from the installed package {module!r}.")
-    return path
 
 
 def to_image_tensor(batch, device, image_size=None):

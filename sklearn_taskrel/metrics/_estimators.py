@@ -15,8 +15,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_taskrel._reference import ReferenceTask, as_reference_task
-from sklearn_taskrel.encoders._base import build_encoder
 from sklearn_taskrel.encoders._extract import extract_embeddings
+from sklearn_taskrel.encoders._specs import build_encoder
 from sklearn_taskrel.metrics._common import softmax
 from sklearn_taskrel.metrics._etran import etran_score
 from sklearn_taskrel.metrics._gbc import GAUSSIANS, gbc_score

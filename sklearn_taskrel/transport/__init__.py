@@ -1,6 +1,9 @@
 """Optimal transport and the bound of task-relatedness (numpy, scipy and POT only).
 
-This layer never imports torch: the reference head and encoders live above it.
+The OT and bound code needs numpy, scipy and POT only (torch tensors pass through
+POT's backend when given); the solver (:class:`TaskRelatedness`) imports the
+reference head's trainer (:mod:`sklearn_taskrel._head`, skorch) only when it fits a
+head, and encoders live above this layer.
 """
 
 from sklearn_taskrel.transport._assignment import (
@@ -27,6 +30,7 @@ from sklearn_taskrel.transport._relatedness import (
     evaluate_transformation,
     fit_transformation,
 )
+from sklearn_taskrel.transport._solver import PRESETS, SolverOptions, TaskRelatedness
 from sklearn_taskrel.transport._solvers import (
     entropic_transport,
     euclidean_cost,
@@ -37,6 +41,9 @@ __all__ = [
     "FEATURE_MAPS",
     "FeatureMap",
     "LogitMap",
+    "PRESETS",
+    "SolverOptions",
+    "TaskRelatedness",
     "Transformation",
     "apply_map",
     "bound_terms",

@@ -4,6 +4,7 @@ Every error names the parameter and the value (or its shape) that was received.
 Only numpy and scikit-learn are imported here.
 """
 
+import hashlib
 import numbers
 import warnings
 
@@ -194,3 +195,27 @@ def check_positive_int(value, name, *, minimum=1, allow_none=False):
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}.")
     return int(value)
+
+
+def encode_like(y, classes, name, n_samples=None):
+    """Encode ``y`` with known ``classes``; unknown labels raise ``ValueError``."""
+    yy = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).ravel()
+    if n_samples is not None and len(yy) != n_samples:
+        raise ValueError(f"{name} has {len(yy)} labels but X has {n_samples} samples.")
+    idx = np.searchsorted(classes, yy)
+    idx = np.clip(idx, 0, len(classes) - 1)
+    bad = classes[idx] != yy
+    if np.any(bad):
+        raise ValueError(
+            f"{name} contains labels not seen during fit: {sorted(set(yy[bad].tolist()))[:10]!r}; "
+            f"known classes are {list(classes)[:20]!r}."
+        )
+    return classes, idx.astype(np.int64)
+
+
+def array_digest(a):
+    """A short fingerprint of an array's values, dtype and shape."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.blake2b(a.view(np.uint8), digest_size=16)
+    h.update(f"{a.dtype}{a.shape}".encode())
+    return h.hexdigest()
