@@ -7,6 +7,7 @@ recomputes it on new data in :meth:`score`. Greater is always better, so
 any of them.
 """
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -63,32 +64,98 @@ _HEAD_PARAMS = """source_head : None, nn.Module, callable or factory, default=No
         (within ``1e-4``) as probabilities and anything else as logits."""
 
 
+#: The example shared by the scores of labelled embeddings alone: three Gaussian
+#: classes in five dimensions, and the score it gives (a doctest).
+_EXAMPLE = """>>> import numpy as np
+    >>> from sklearn_taskrel.metrics import {name}
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
+    >>> round({name}().fit(X, y).score_, 4)
+    {value}"""
+
+
 def _fill_doc(cls):
+    example = _EXAMPLE.format(name=cls.__name__, value=getattr(cls, "_example_score", ""))
     cls.__doc__ = (cls.__doc__.replace("%(encoder_params)s", _ENCODER_PARAMS)
                    .replace("%(run_params)s", _RUN_PARAMS)
                    .replace("%(attributes)s", _ATTRIBUTES)
-                   .replace("%(head_params)s", _HEAD_PARAMS))
+                   .replace("%(head_params)s", _HEAD_PARAMS)
+                   .replace("%(example)s", example))
     return cls
+
+
+#: Parameters every scorer ends with: ``name -> (default, constraint)``.
+_RUN_PARAMETERS = {
+    "device": ("auto", "no_validation"),
+    "batch_size": (256, [Interval(Integral, 1, None, closed="left")]),
+    "verbose": (0, ["verbose"]),
+}
+
+
+def _make_init(leading, keyword):
+    """An ``__init__`` that only stores its arguments, with the explicit signature
+    ``(self, *leading, *, *keyword)`` that ``get_params`` reads (as a dataclass's)."""
+    P = inspect.Parameter
+    signature = inspect.Signature(
+        [P("self", P.POSITIONAL_OR_KEYWORD)]
+        + [P(name, P.POSITIONAL_OR_KEYWORD, default=d) for name, d in leading.items()]
+        + [P(name, P.KEYWORD_ONLY, default=d) for name, d in keyword.items()])
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class _TransferabilityScorer(TransformerMixin, BaseEstimator):
     """Shared plumbing: encoder, embedding, ``fit``/``score``/``transform``.
 
-    Subclasses declare their own parameters (explicitly, for ``get_params``) and
-    implement ``_compute(Z, y, rng)`` on float64 embeddings.
+    A subclass names its score and its parameters, and nothing else:
+
+    - ``_parameters``: ``name -> (default, constraint)`` of its own keyword
+      parameters (a base's come first, the run parameters ``device``, ``batch_size``
+      and ``verbose`` last); ``_leading`` the positional ones (``encoder``).
+    - ``_score_function``: called as ``f(Z, y, **parameters)`` on float64
+      embeddings (``random_state`` passed as the resolved generator), or an override
+      of ``_compute(Z, y, rng)``.
+
+    ``__init__`` (storing each parameter, with the explicit signature that
+    ``get_params`` reads) and ``_parameter_constraints`` are generated from them.
     """
 
-    _common_constraints = {
-        "encoder": "no_validation",
-        "device": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
-    }
+    _leading = {"encoder": (None, "no_validation")}
+    _parameters = {}
+    _score_function = None
     #: False for label-free scores.
     _requires_y = True
 
-    def _compute(self, Z, y, rng):  # pragma: no cover - interface
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = {}
+        for klass in reversed(cls.__mro__):
+            own.update(vars(klass).get("_parameters", {}))
+        cls._own_parameters = tuple(own)
+        keyword = {**own, **_RUN_PARAMETERS}
+        cls._parameter_constraints = {name: c for name, (_, c)
+                                      in {**cls._leading, **keyword}.items()}
+        cls.__init__ = _make_init({k: d for k, (d, _) in cls._leading.items()},
+                                  {k: d for k, (d, _) in keyword.items()})
+        cls.__init__.__qualname__ = f"{cls.__name__}.__init__"
+
+    def _score_kwargs(self, rng):
+        """The score function's keyword arguments: the scorer's own parameters."""
+        kwargs = {name: getattr(self, name) for name in self._own_parameters}
+        if "random_state" in kwargs:
+            kwargs["random_state"] = rng
+        return kwargs
+
+    def _compute(self, Z, y, rng):
+        return type(self)._score_function(Z, y, **self._score_kwargs(rng))
 
     def _embed(self, X, *, reset):
         if self.encoder_ is None:
@@ -217,39 +284,26 @@ class LogMEScorer(_TransferabilityScorer):
     True
     """
 
-    _parameter_constraints = {
-        **_TransferabilityScorer._common_constraints,
-        "regression": ["boolean", StrOptions({"auto"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="neither")],
+    _parameters = {
+        "regression": ("auto", ["boolean", StrOptions({"auto"})]),
+        "max_iter": (100, [Interval(Integral, 1, None, closed="left")]),
+        "tol": (1e-5, [Interval(Real, 0, None, closed="neither")]),
     }
 
-    def __init__(self, encoder=None, *, regression="auto", max_iter=100, tol=1e-5,
-                 device="auto", batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.regression = regression
-        self.max_iter = max_iter
-        self.tol = tol
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
     def _compute(self, Z, y, rng):
-        return _logme(Z, y, regression=self.regression, max_iter=self.max_iter,
-                      tol=self.tol)[0]
+        return _logme(Z, y, **self._score_kwargs(rng))[0]
 
     def _fit_compute(self, Z, y, rng):
-        score, self.n_iter_ = _logme(Z, y, regression=self.regression,
-                                     max_iter=self.max_iter, tol=self.tol)
+        score, self.n_iter_ = _logme(Z, y, **self._score_kwargs(rng))
         return score
 
 
 class _SourceHeadScorer(_TransferabilityScorer):
     """Scores that need the source model's class predictions (LEEP, NCE)."""
 
-    _head_constraints = {
-        "source_head": "no_validation",
-        "source_output": [StrOptions({"auto", "logits", "proba"})],
+    _parameters = {
+        "source_head": (None, "no_validation"),
+        "source_output": ("auto", [StrOptions({"auto", "logits", "proba"})]),
     }
 
     def _prepare(self, rng):
@@ -325,17 +379,6 @@ class LEEPScorer(_SourceHeadScorer):
     True
     """
 
-    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
-                              **_SourceHeadScorer._head_constraints}
-
-    def __init__(self, encoder=None, *, source_head=None, source_output="auto",
-                 device="auto", batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.source_head = source_head
-        self.source_output = source_output
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
 
     def _compute(self, Z, y, rng):
         return leep_score(self._proba_from_embeddings(Z), y)
@@ -374,17 +417,6 @@ class NCEScorer(_SourceHeadScorer):
     0.0
     """
 
-    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
-                              **_SourceHeadScorer._head_constraints}
-
-    def __init__(self, encoder=None, *, source_head=None, source_output="auto",
-                 device="auto", batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.source_head = source_head
-        self.source_output = source_output
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
 
     def _compute(self, Z, y, rng):
         return nce_score(np.argmax(self._proba_from_embeddings(Z), axis=1), y)
@@ -427,27 +459,13 @@ class NLEEPScorer(_TransferabilityScorer):
     -0.38
     """
 
-    _parameter_constraints = {
-        **_TransferabilityScorer._common_constraints,
-        "n_components_per_class": [Interval(Integral, 1, None, closed="left")],
-        "pca_variance": [Interval(Real, 0, 1, closed="neither"),
-                         Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
+    _parameters = {
+        "n_components_per_class": (5, [Interval(Integral, 1, None, closed="left")]),
+        "pca_variance": (0.8, [Interval(Real, 0, 1, closed="neither"),
+                               Interval(Integral, 1, None, closed="left")]),
+        "random_state": (None, ["random_state"]),
     }
-
-    def __init__(self, encoder=None, *, n_components_per_class=5, pca_variance=0.8,
-                 random_state=None, device="auto", batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.n_components_per_class = n_components_per_class
-        self.pca_variance = pca_variance
-        self.random_state = random_state
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return nleep_score(Z, y, n_components_per_class=self.n_components_per_class,
-                           pca_variance=self.pca_variance, random_state=rng)
+    _score_function = staticmethod(nleep_score)
 
 
 @_fill_doc
@@ -474,28 +492,12 @@ class HScoreScorer(_TransferabilityScorer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn_taskrel.metrics import HScoreScorer
-    >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], 20)
-    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
-    >>> round(HScoreScorer().fit(X, y).score_, 4)
-    1.1971
+    %(example)s
     """
 
-    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
-                              "rcond": [None, Interval(Real, 0, None, closed="left")]}
-
-    def __init__(self, encoder=None, *, rcond=None, device="auto", batch_size=256,
-                 verbose=0):
-        self.encoder = encoder
-        self.rcond = rcond
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return h_score(Z, y, rcond=self.rcond)
+    _example_score = 1.1971
+    _parameters = {"rcond": (None, [None, Interval(Real, 0, None, closed="left")])}
+    _score_function = staticmethod(h_score)
 
 
 @_fill_doc
@@ -519,25 +521,11 @@ class RegularizedHScoreScorer(_TransferabilityScorer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn_taskrel.metrics import RegularizedHScoreScorer
-    >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], 20)
-    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
-    >>> round(RegularizedHScoreScorer().fit(X, y).score_, 4)
-    0.7735
+    %(example)s
     """
 
-    _parameter_constraints = dict(_TransferabilityScorer._common_constraints)
-
-    def __init__(self, encoder=None, *, device="auto", batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return regularized_h_score(Z, y)
+    _example_score = 0.7735
+    _score_function = staticmethod(regularized_h_score)
 
 
 @_fill_doc
@@ -577,23 +565,11 @@ class GBCScorer(_TransferabilityScorer):
     True
     """
 
-    _parameter_constraints = {
-        **_TransferabilityScorer._common_constraints,
-        "gaussian": [StrOptions(set(GAUSSIANS))],
-        "min_variance": [Interval(Real, 0, None, closed="neither")],
+    _parameters = {
+        "gaussian": ("spherical", [StrOptions(set(GAUSSIANS))]),
+        "min_variance": (1e-4, [Interval(Real, 0, None, closed="neither")]),
     }
-
-    def __init__(self, encoder=None, *, gaussian="spherical", min_variance=1e-4,
-                 device="auto", batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.gaussian = gaussian
-        self.min_variance = min_variance
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return gbc_score(Z, y, gaussian=self.gaussian, min_variance=self.min_variance)
+    _score_function = staticmethod(gbc_score)
 
 
 @_fill_doc
@@ -619,28 +595,12 @@ class TransRateScorer(_TransferabilityScorer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn_taskrel.metrics import TransRateScorer
-    >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], 20)
-    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
-    >>> round(TransRateScorer().fit(X, y).score_, 4)
-    0.4822
+    %(example)s
     """
 
-    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
-                              "eps": [Interval(Real, 0, None, closed="neither")]}
-
-    def __init__(self, encoder=None, *, eps=1e-4, device="auto", batch_size=256,
-                 verbose=0):
-        self.encoder = encoder
-        self.eps = eps
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return transrate_score(Z, y, eps=self.eps)
+    _example_score = 0.4822
+    _parameters = {"eps": (1e-4, [Interval(Real, 0, None, closed="neither")])}
+    _score_function = staticmethod(transrate_score)
 
 
 @_fill_doc
@@ -666,29 +626,13 @@ class SFDAScorer(_TransferabilityScorer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn_taskrel.metrics import SFDAScorer
-    >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], 20)
-    >>> X = rng.normal(size=(60, 5)) + 2 * np.eye(5)[y]
-    >>> round(SFDAScorer().fit(X, y).score_, 4)
-    0.5858
+    %(example)s
     """
 
-    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
-                              "shrinkage": [StrOptions({"auto"}),
-                                            Interval(Real, 0, 1, closed="both")]}
-
-    def __init__(self, encoder=None, *, shrinkage="auto", device="auto", batch_size=256,
-                 verbose=0):
-        self.encoder = encoder
-        self.shrinkage = shrinkage
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return sfda_score(Z, y, shrinkage=self.shrinkage)
+    _example_score = 0.5858
+    _parameters = {"shrinkage": ("auto", [StrOptions({"auto"}),
+                                          Interval(Real, 0, 1, closed="both")])}
+    _score_function = staticmethod(sfda_score)
 
 
 @_fill_doc
@@ -741,25 +685,13 @@ class OTNCEScorer(_TransferabilityScorer):
     (0.0, 0.01)
     """
 
-    _parameter_constraints = {
-        **_TransferabilityScorer._common_constraints,
-        "reference": [None, ReferenceTask, tuple, list, dict],
-        "max_samples": [None, Interval(Integral, 2, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
+    _leading = {"reference": (None, [None, ReferenceTask, tuple, list, dict]),
+                **_TransferabilityScorer._leading}
+    _parameters = {
+        "max_samples": (1000, [None, Interval(Integral, 2, None, closed="left")]),
+        "max_iter": (100_000, [Interval(Integral, 1, None, closed="left")]),
+        "random_state": (None, ["random_state"]),
     }
-
-    def __init__(self, reference=None, encoder=None, *, max_samples=1000,
-                 max_iter=100_000, random_state=None, device="auto", batch_size=256,
-                 verbose=0):
-        self.reference = reference
-        self.encoder = encoder
-        self.max_samples = max_samples
-        self.max_iter = max_iter
-        self.random_state = random_state
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
 
     def _prepare(self, rng):
         reference = as_reference_task(self.reference)
@@ -821,19 +753,8 @@ class ETranScorer(_TransferabilityScorer):
     """
 
     _requires_y = False
-    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
-                              "fraction": [Interval(Real, 0, 1, closed="right")]}
-
-    def __init__(self, encoder=None, *, fraction=0.005, device="auto", batch_size=256,
-                 verbose=0):
-        self.encoder = encoder
-        self.fraction = fraction
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return etran_score(Z, y, fraction=self.fraction)
+    _parameters = {"fraction": (0.005, [Interval(Real, 0, 1, closed="right")])}
+    _score_function = staticmethod(etran_score)
 
 
 @_fill_doc
@@ -868,21 +789,11 @@ class KNNAccuracyScorer(_TransferabilityScorer):
     1.0
     """
 
-    _parameter_constraints = {**_TransferabilityScorer._common_constraints,
-                              "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-                              "metric": [str, callable]}
-
-    def __init__(self, encoder=None, *, n_neighbors=5, metric="euclidean", device="auto",
-                 batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.n_neighbors = n_neighbors
-        self.metric = metric
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
-    def _compute(self, Z, y, rng):
-        return knn_accuracy_score(Z, y, n_neighbors=self.n_neighbors, metric=self.metric)
+    _parameters = {
+        "n_neighbors": (5, [Interval(Integral, 1, None, closed="left")]),
+        "metric": ("euclidean", [str, callable]),
+    }
+    _score_function = staticmethod(knn_accuracy_score)
 
 
 @_fill_doc
@@ -927,33 +838,17 @@ class LinearProbeScorer(_TransferabilityScorer):
     1.0
     """
 
-    _parameter_constraints = {
-        **_TransferabilityScorer._common_constraints,
-        "C": [Interval(Real, 0, None, closed="neither")],
-        "cv": [Interval(Integral, 2, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "standardize": ["boolean"],
-        "random_state": ["random_state"],
+    _parameters = {
+        "C": (1.0, [Interval(Real, 0, None, closed="neither")]),
+        "cv": (5, [Interval(Integral, 2, None, closed="left")]),
+        "max_iter": (1000, [Interval(Integral, 1, None, closed="left")]),
+        "standardize": (True, ["boolean"]),
+        "random_state": (None, ["random_state"]),
     }
 
-    def __init__(self, encoder=None, *, C=1.0, cv=5, max_iter=1000, standardize=True,
-                 random_state=None, device="auto", batch_size=256, verbose=0):
-        self.encoder = encoder
-        self.C = C
-        self.cv = cv
-        self.max_iter = max_iter
-        self.standardize = standardize
-        self.random_state = random_state
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
     def _compute(self, Z, y, rng):
-        return _linear_probe(Z, y, C=self.C, cv=self.cv, max_iter=self.max_iter,
-                             standardize=self.standardize, random_state=rng)[0]
+        return _linear_probe(Z, y, **self._score_kwargs(rng))[0]
 
     def _fit_compute(self, Z, y, rng):
-        score, self.n_iter_ = _linear_probe(
-            Z, y, C=self.C, cv=self.cv, max_iter=self.max_iter,
-            standardize=self.standardize, random_state=rng)
+        score, self.n_iter_ = _linear_probe(Z, y, **self._score_kwargs(rng))
         return score
