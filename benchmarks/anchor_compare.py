@@ -23,15 +23,10 @@ Writes ``benchmarks/results/anchor_compare.json``.
 """
 
 import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
-ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
-                             HERE.parents[1] / "shared" / "anchor" / "mnv2_fmnist_digits.npz"))
+from _common import ANCHOR, RESULTS, load_anchor, write_json
 
 
 def row_from(est, X, y, split):
@@ -47,7 +42,7 @@ def row_from(est, X, y, split):
 def main():
     from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
 
-    d = dict(np.load(ANCHOR))
+    d = load_anchor()
     authors = json.load(open(ANCHOR.with_name("mnv2_fmnist_digits_results.json")))["final_values"]
     ref = ReferenceTask(d["Z_ref_train"], d["y_ref_train"], X_eval=d["Z_ref_test"],
                         y_eval=d["y_ref_test"], name="Fashion-MNIST (anchor)")
@@ -91,9 +86,7 @@ def main():
         name = f"ours {r['variant']} s{r['seed']} {r['split']}"
         print(f"{name:60s}" + "".join(f"{r[c]:11.4f}" for c in cols)
               + f"  fitted TR {r['fitted_task_relatedness']:.4f}")
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "anchor_compare.json", "w") as fh:
-        json.dump(out, fh, indent=1)
+    write_json(RESULTS / "anchor_compare.json", out)
 
 
 if __name__ == "__main__":

@@ -11,35 +11,29 @@ half-sample per resample) is timed the same way for comparison.
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
-                             HERE.parents[1] / "shared" / "anchor" / "mnv2_fmnist_digits.npz"))
+from _common import RESULTS, limit_threads, load_anchor, write_json  # noqa: E402
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--n-bootstrap", type=int, default=200)
-    p.add_argument("--out", default=str(HERE / "results" / "bootstrap_cost.json"))
+    p.add_argument("--out", default=str(RESULTS / "bootstrap_cost.json"))
     args = p.parse_args()
 
-    import torch
 
-    torch.set_num_threads(1)
+    limit_threads(1)
     from sklearn_taskrel import ReferenceTask, rank_encoders
     from sklearn_taskrel.metrics import LogMEScorer
 
-    d = dict(np.load(ANCHOR))
+    d = load_anchor()
     R = np.random.RandomState(0).normal(size=(1280, 256)).astype(np.float32) / 16
     zoo = {"mobilenet_v2": lambda Z: Z, "projection_256": lambda Z: Z @ R,
            "first_64": lambda Z: Z[:, :64]}
@@ -72,9 +66,7 @@ def main():
     result["tr_summary"] = boot_table.attrs["summary"]
     print(boot_table[cols].to_string(index=False))
     print(boot_table.attrs["summary"])
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":

@@ -15,21 +15,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
-ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
-                             HERE.parents[1] / "shared" / "anchor" / "mnv2_fmnist_digits.npz"))
+from _common import RESULTS, load_anchor
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=2001)
-    p.add_argument("--out", default=str(HERE / "results" / "paper_tr.json"))
+    p.add_argument("--out", default=str(RESULTS / "paper_tr.json"))
     args = p.parse_args(argv)
     from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
 
-    d = dict(np.load(ANCHOR))
+    d = load_anchor()
     ref = ReferenceTask(d["Z_ref_train"], d["y_ref_train"])
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {"runs": []}

@@ -22,11 +22,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
-                             HERE.parents[1] / "shared" / "anchor" / "mnv2_fmnist_digits.npz"))
+from _common import ANCHOR, HERE, RESULTS, ROOT, load_anchor, write_json
 
 
 def case_table():
@@ -56,7 +52,7 @@ def case_table():
 def determinism(seeds=(0, 1, 2, 3, 4)):
     from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer
 
-    d = dict(np.load(ANCHOR))
+    d = load_anchor()
     ref = ReferenceTask(d["Z_ref_train"], d["y_ref_train"])
 
     def fit(seed):
@@ -88,7 +84,7 @@ def memory(n=200_000):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--skip-memory", action="store_true")
-    p.add_argument("--out", default=str(HERE / "results" / "robustness.json"))
+    p.add_argument("--out", default=str(RESULTS / "robustness.json"))
     args = p.parse_args(argv)
     t = time.perf_counter()
     out = {"cases": case_table()}
@@ -102,7 +98,7 @@ def main(argv=None):
     out["seconds"] = time.perf_counter() - t
     out["loadavg_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1, default=float))
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

@@ -35,14 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
-ANCHOR = Path(os.environ.get("SKLEARN_TASKREL_ANCHOR",
-                             HERE.parents[1] / "shared" / "anchor" / "mnv2_fmnist_digits.npz"))
-
-
-def load_anchor():
-    return dict(np.load(ANCHOR))
+from _common import ANCHOR, HERE, RESULTS, limit_threads, load_anchor, write_json
 
 
 def fit_tr(d, seed, reference=None, **params):
@@ -122,7 +115,7 @@ def full_paper_tr(default, source):
 
     TR values do not depend on machine load, so those runs go in the background.
     """
-    full = HERE / "results" / "paper_tr.json"
+    full = RESULTS / "paper_tr.json"
     runs = ([r for r in json.loads(full.read_text())["runs"] if r["steps"] == 2001]
             if full.exists() else [])
     if not runs:
@@ -284,7 +277,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="short paper runs, no 100k target")
     p.add_argument("--paper-steps", type=int, default=None, help="steps of each paper run")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--out", default=str(HERE / "results" / "speed.json"))
+    p.add_argument("--out", default=str(RESULTS / "speed.json"))
     p.add_argument("--skip", nargs="*", default=[], choices=["anchor", "growth", "extraction"])
     p.add_argument("--threads", type=int, default=1,
                    help="torch and BLAS threads for every method (default 1: on a shared "
@@ -295,10 +288,8 @@ def main(argv=None):
     if args.refresh_paper_tr:
         return refresh_paper_tr(args.out)
     import torch
-    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)
+    limit_threads(args.threads)
     os.environ["SKLEARN_TASKREL_BENCH_THREADS"] = str(args.threads)  # for the subprocesses
     steps = args.paper_steps or (50 if args.quick else 200)
     result = {"machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0],
@@ -318,10 +309,7 @@ def main(argv=None):
         print("extraction", json.dumps(result["extraction"]), flush=True)
     result["peak_rss_mb_parent"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["machine"]["loadavg_end"] = os.getloadavg()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(result, fh, indent=1, default=float)
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":
