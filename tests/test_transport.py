@@ -490,3 +490,125 @@ def test_class_pair_costs_are_the_exact_w1_of_the_class_subsamples():
                                     np.full(len(Xt), 1 / len(Xt)), M)
             assert C[r, t] == pytest.approx(w1, rel=1e-5)  # float32 distances
     assert C.shape == (3, 2)
+
+
+def _objective_by_hand(a, C, pi):
+    """``sum_t pi_t C[r(t), t] - sum_t pi_t log(pi_t / D_r(t))`` from its definition."""
+    a = [int(r) for r in a]
+    D = {r: sum(p for s, p in zip(a, pi) if s == r) for r in set(a)}
+    return float(sum(p * C[r, t] for t, (r, p) in enumerate(zip(a, pi)))
+                 - sum(p * np.log(p / D[r]) for r, p in zip(a, pi) if p > 0))
+
+
+@pytest.mark.parametrize("K_R, K_T", [(3, 6), (5, 4)])
+def test_local_search_ends_where_no_move_or_swap_improves(K_R, K_T):
+    """Every single-class move and every pairwise swap is tried by brute force on the
+    local search's result: none lowers the objective (recomputed from its
+    definition), the reported objective is the result's, and it never worsens the
+    start. Starts with unused reference classes exercise the empty-class terms."""
+    from sklearn_taskrel.transport._assignment import _local_search
+
+    rng = np.random.RandomState(K_R * 10 + K_T)
+    for trial in range(12):
+        C = rng.uniform(0, 2, size=(K_R, K_T)) * rng.uniform(0.05, 1)
+        pi = rng.dirichlet(np.ones(K_T) * (0.3 if trial % 2 else 3))
+        start = rng.randint(0, 2 if trial % 3 == 0 else K_R, size=K_T)
+        a, obj = _local_search(C, pi, start.copy(), 100)
+        assert obj == pytest.approx(_objective_by_hand(a, C, pi), abs=1e-12)
+        assert obj <= _objective_by_hand(start, C, pi) + 1e-12
+        for t in range(K_T):
+            for r in range(K_R):
+                moved = a.copy()
+                moved[t] = r
+                assert _objective_by_hand(moved, C, pi) >= obj - 1e-9, (trial, t, r)
+        for t, u in itertools.combinations(range(K_T), 2):
+            swapped = a.copy()
+            swapped[t], swapped[u] = a[u], a[t]
+            assert _objective_by_hand(swapped, C, pi) >= obj - 1e-9, (trial, t, u)
+
+
+def test_search_keeps_the_best_of_its_starts():
+    """Without moves or restarts the search returns the best of its starts: the
+    Hungarian one-to-one map (checked against every permutation) when the column
+    argmin is worse, and ``init`` when it beats both."""
+    from sklearn_taskrel.transport._assignment import _search
+
+    # Column argmin sends both target classes to reference 0 (paying H(T|R));
+    # the best one-to-one map weighs the costs by the unequal prior.
+    C = np.array([[0.0, 0.0, 3.0],
+                  [0.3, 2.0, 3.0],
+                  [3.0, 0.1, 3.0]])[:, :2]
+    pi = np.array([0.8, 0.2])
+    perms = {p: sum(pi[t] * C[r, t] for t, r in enumerate(p))
+             for p in itertools.permutations(range(3), 2)}
+    hungarian = min(perms, key=perms.get)
+    a, obj = _search(C, pi, None, 0, 0)
+    assert tuple(a) == hungarian == (0, 2)
+    assert obj == pytest.approx(_objective_by_hand(a, C, pi), abs=1e-12)
+    # An init better than both starts is kept (no move could reach it here).
+    C3 = np.array([[0.0, 0.0, 0.0], [0.9, 0.9, 0.0], [5.0, 5.0, 5.0]])
+    pi3 = np.array([0.4, 0.4, 0.2])
+    init = np.array([0, 0, 1])
+    one_to_one = min(_objective_by_hand(p, C3, pi3) for p in itertools.permutations(range(3)))
+    assert _objective_by_hand(init, C3, pi3) < min(
+        _objective_by_hand(np.argmin(C3, axis=0), C3, pi3), one_to_one)
+    a, _ = _search(C3, pi3, init, 0, 0)
+    assert a.tolist() == [0, 0, 1]
+    a, _ = _search(C3, pi3, None, 0, 0)
+    assert a.tolist() != [0, 0, 1]
+    # ... and solve_assignment hands init to the search (in its canonical order).
+    a, _ = solve_assignment(C3, pi3, init=init, max_sweeps=0, n_restarts=0,
+                            max_enumeration=0)
+    assert a.tolist() == [0, 0, 1]
+    # Square costs (K_T == K_R) get the Hungarian start too.
+    C2, pi2 = np.array([[0.0, 0.0], [0.3, 2.0]]), np.array([0.8, 0.2])
+    assert _search(C2, pi2, None, 0, 0)[0].tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("seed", [8, 10, 14])
+def test_restarts_escape_a_local_optimum_every_start_falls_into(seed):
+    """Instances (found by brute force) where the local search from every start
+    stops above the optimum and the perturbed restarts reach it."""
+    from sklearn_taskrel.transport._assignment import _search
+
+    rng = np.random.RandomState(seed)
+    C = rng.uniform(0, 2, size=(3, 6)) * rng.uniform(0.05, 1)
+    pi = rng.dirichlet(np.ones(6) * rng.choice([0.3, 1, 3]))
+    best = min(_objective_by_hand(a, C, pi) for a in itertools.product(range(3), repeat=6))
+    assert _search(C, pi, None, 100, 0)[1] > best + 1e-3
+    a, obj = _search(C, pi, None, 100, 8)
+    assert obj == pytest.approx(best, abs=1e-10)
+    assert _objective_by_hand(a, C, pi) == pytest.approx(best, abs=1e-10)
+
+
+def test_solve_assignment_enumerates_exactly_up_to_max_enumeration(monkeypatch):
+    """``K_R ** K_T <= max_enumeration`` maps are enumerated, more are searched; the
+    result is an integer assignment either way."""
+    from sklearn_taskrel.transport import _assignment
+
+    calls = []
+    real = _assignment._enumerate
+    monkeypatch.setattr(_assignment, "_enumerate",
+                        lambda C, pi: calls.append(C.shape) or real(C, pi))
+    rng = np.random.RandomState(0)
+    C, pi = rng.uniform(size=(3, 5)), rng.dirichlet(np.ones(5))
+    for limit, enumerated in ((243, True), (242, False), (15, False)):
+        calls.clear()
+        a, obj = solve_assignment(C, pi, max_enumeration=limit)
+        assert bool(calls) == enumerated, limit
+        assert a.dtype.kind == "i" and a.shape == (5,)
+        assert obj == pytest.approx(_objective_by_hand(a, C, pi), abs=1e-12)
+
+
+def test_objective_and_label_map_with_more_reference_than_target_classes():
+    """Rectangular joints (K_R > K_T): the objective of a map onto reference class 3
+    of 4, and the label map's uniform column for an unused reference class."""
+    C = np.arange(8.0).reshape(4, 2) / 10
+    pi = np.array([0.25, 0.75])
+    assert assignment_objective(np.array([3, 3]), C, pi) == pytest.approx(
+        _objective_by_hand([3, 3], C, pi), abs=1e-12)
+    D, B = prior_and_label_map(joint_from_assignment([3, 1], pi, 4))
+    assert D.tolist() == [0.0, 0.75, 0.0, 0.25]
+    assert B.shape == (2, 4)
+    assert B[:, 0].tolist() == [0.5, 0.5]            # unused: uniform over K_T = 2
+    assert B[:, 3].tolist() == [1.0, 0.0] and B[:, 1].tolist() == [0.0, 1.0]

@@ -1,0 +1,161 @@
+"""Mutation testing of the core (issue 19): which small changes to the code the fast
+tests fail to notice.
+
+Runs ``mutmut`` (3.x) on one module at a time, with the test module(s) that cover it,
+in a scratch copy of the repository (its own ``[mutmut]`` section, so the checkout's
+files are never touched), then reads every mutant's status. Survivors listed in
+``benchmarks/mutation_equivalent.txt`` (``mutant-name  reason``, one per line) are
+equivalent mutants: they change no observable behaviour, and are counted apart.
+
+    python benchmarks/mutation.py                         # every module in MODULES
+    python benchmarks/mutation.py transport/_assignment   # one module
+
+Writes ``results/mutation.json`` (per module: killed, survived, not covered,
+equivalent, killed share of the non-equivalent mutants, seconds) and
+``results/mutation_survivors.txt`` (the survivors that are not listed as
+equivalent: each is a missing test or a missing reason).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import RESULTS, ROOT, write_json
+
+#: module (under sklearn_taskrel/) -> the fast test modules that cover it
+MODULES = {
+    "transport/_assignment": ["tests/test_transport.py"],
+    "transport/_classwise": ["tests/test_transport.py"],
+    "transport/_feature_map": ["tests/test_transport.py"],
+    "transport/_lipschitz": ["tests/test_transport.py"],
+    "transport/_losses": ["tests/test_transport.py", "tests/test_head.py"],
+    "transport/_relatedness": ["tests/test_transport.py"],
+    "transport/_solvers": ["tests/test_transport.py"],
+    "transport/_solver": ["tests/test_estimator.py", "tests/test_value_fixture.py"],
+    "_head": ["tests/test_head.py"],
+    "_estimator": ["tests/test_estimator.py"],
+    "metrics/_logme": ["tests/test_metrics.py"],
+    "metrics/_leep": ["tests/test_metrics.py"],
+    "metrics/_hscore": ["tests/test_metrics.py"],
+    "metrics/_sfda": ["tests/test_metrics.py"],
+    "metrics/_gbc": ["tests/test_metrics.py"],
+    "metrics/_transrate": ["tests/test_metrics.py"],
+    "metrics/_etran": ["tests/test_metrics.py"],
+    "metrics/_otce": ["tests/test_metrics.py"],
+    "metrics/_probe": ["tests/test_metrics.py"],
+    "metrics/_estimators": ["tests/test_metrics_estimators.py"],
+}
+EQUIVALENT = Path(__file__).resolve().parent / "mutation_equivalent.txt"
+
+
+def read_equivalent(path=EQUIVALENT):
+    """``{mutant name: reason}`` from the list of equivalent mutants."""
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, reason = line.partition(" ")
+                out[name] = reason.strip()
+    return out
+
+
+def run_module(module, tests, workdir, max_children):
+    """Mutate ``module`` in ``workdir`` against ``tests``; ``{mutant: status}``."""
+    cfg = "\n".join([
+        "[mutmut]", "source_paths = sklearn_taskrel/",
+        f"only_mutate = sklearn_taskrel/{module}.py",
+        "pytest_add_cli_args_test_selection =", *[f"    {t}" for t in tests],
+        "pytest_add_cli_args =", "    -x", "    -q", "also_copy =", "    tests/", ""])
+    # pytest's own options stay those of the repository (markers, warnings).
+    (workdir / "setup.cfg").write_text((ROOT / "setup.cfg").read_text() + "\n" + cfg)
+    shutil.rmtree(workdir / "mutants", ignore_errors=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1")  # no thread pools to inherit across fork
+    mutmut = [sys.executable, "-m", "mutmut"]
+    subprocess.run(mutmut + ["run", "--max-children", str(max_children)], cwd=workdir,
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listing = subprocess.run(mutmut + ["results", "--all", "true"], cwd=workdir, env=env,
+                             capture_output=True, text=True).stdout
+    dotted = "sklearn_taskrel." + module.replace("/", ".") + "."
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\s*(\S+): (.+)$", listing, re.M)
+            if m.group(1).startswith(dotted)}
+
+
+def summarise(statuses, equivalent):
+    killed = sum(s == "killed" for s in statuses.values())
+    survivors = [m for m, s in statuses.items() if s != "killed"]
+    equiv = [m for m in survivors if m in equivalent]
+    open_ = [m for m in survivors if m not in equivalent]
+    counts = {}
+    for s in statuses.values():
+        counts[s] = counts.get(s, 0) + 1
+    scored = killed + len(open_)
+    # A mutant listed as equivalent that a test kills was not equivalent: say so.
+    wrongly_listed = sorted(m for m, s in statuses.items() if s == "killed" and m in equivalent)
+    return {"mutants": len(statuses), "status_counts": counts, "killed": killed,
+            "equivalent": len(equiv), "not_killed": len(open_),
+            "killed_share": killed / scored if scored else None,
+            "survivors": sorted(open_), "listed_equivalent_but_killed": wrongly_listed}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("modules", nargs="*", help="modules under sklearn_taskrel/ (default: all)")
+    p.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--out", default=str(RESULTS / "mutation.json"))
+    p.add_argument("--workdir", default=None,
+                   help="keep the scratch copy here (then `python -m mutmut show NAME` "
+                        "in it shows a mutant's diff)")
+    args = p.parse_args(argv)
+    modules = args.modules or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        raise SystemExit(f"unknown modules {unknown}; known: {sorted(MODULES)}")
+    equivalent = read_equivalent()
+    out = Path(args.out)
+    report = {"tool": "mutmut " + _version(), "modules": {}}
+    if out.exists():  # keep the modules not rerun
+        import json
+
+        report["modules"] = json.loads(out.read_text()).get("modules", {})
+    with tempfile.TemporaryDirectory(prefix="taskrel-mutation-") as tmp:
+        work = Path(args.workdir or tmp)
+        for name in ("sklearn_taskrel", "tests"):
+            shutil.rmtree(work / name, ignore_errors=True)
+            shutil.copytree(ROOT / name, work / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("pyproject.toml",):
+            shutil.copy(ROOT / name, work / name)
+        for module in modules:
+            t0 = time.perf_counter()
+            statuses = run_module(module, MODULES[module], work, args.max_children)
+            row = summarise(statuses, equivalent)
+            row.update(tests=MODULES[module], seconds=round(time.perf_counter() - t0, 1))
+            report["modules"][module] = row
+            share = row["killed_share"]
+            print(f"{module}: {row['mutants']} mutants, {row['killed']} killed, "
+                  f"{row['equivalent']} equivalent, {row['not_killed']} not killed "
+                  f"({'n/a' if share is None else f'{100 * share:.1f} %'} killed), "
+                  f"{row['seconds']} s", flush=True)
+    write_json(out, report)
+    lines = [m for row in report["modules"].values() for m in row["survivors"]]
+    (out.parent / "mutation_survivors.txt").write_text("\n".join(lines) + "\n")
+    print(f"{len(lines)} survivors not listed as equivalent -> "
+          f"{out.parent / 'mutation_survivors.txt'}")
+
+
+def _version():
+    from importlib.metadata import version
+
+    return version("mutmut")
+
+
+if __name__ == "__main__":
+    main()
