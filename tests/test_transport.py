@@ -612,3 +612,45 @@ def test_objective_and_label_map_with_more_reference_than_target_classes():
     assert B.shape == (2, 4)
     assert B[:, 0].tolist() == [0.5, 0.5]            # unused: uniform over K_T = 2
     assert B[:, 3].tolist() == [1.0, 0.0] and B[:, 1].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_solver_on_plain_arrays_gives_the_estimators_numbers(labels):
+    """``TaskRelatedness`` with ``SolverOptions.from_preset`` is what the estimator
+    runs: every fitted term equal to the last bit, with and without target labels."""
+    from sklearn_taskrel import TaskRelatednessScorer
+    from sklearn_taskrel.transport import SolverOptions, TaskRelatedness
+
+    rng = np.random.RandomState(0)
+    y_ref, y = np.repeat([0, 1, 2], 30), np.repeat([0, 1, 2], 20)
+    Z_ref = rng.normal(size=(90, 6)) + 3 * np.eye(6)[y_ref]
+    Z = rng.normal(size=(60, 6)) + 3 * np.eye(6)[y] @ rng.normal(size=(6, 6))
+    target = y if labels else None
+    est = TaskRelatednessScorer((Z_ref, y_ref), random_state=0, cross_fit=3).fit(Z, target)
+    tr = TaskRelatedness(SolverOptions.from_preset("ranking", cross_fit=3),
+                         random_state=0).fit(Z_ref, y_ref, Z, target)
+    assert tr.task_relatedness_ == est.task_relatedness_
+    assert tr.bound_terms_ == est.bound_terms_
+    assert tr.fold_terms_ == est.fold_terms_ and len(tr.fold_terms_) == 3
+    assert np.array_equal(tr.label_map_, est.label_map_)
+    assert tr.bound(Z, target) == est.bound(Z, target)
+
+
+def test_solver_options_resolve_the_preset_and_refuse_two_head_caps():
+    from sklearn_taskrel.transport import PRESETS, SolverOptions
+
+    ranking = SolverOptions.from_preset("ranking")
+    assert (ranking.transport_space, ranking.head_budget, ranking.head_lipschitz,
+            ranking.cross_fit) == ("logits", PRESETS["ranking"]["head_budget"], None, 2)
+    paper = SolverOptions.from_preset("paper", cross_fit=None, transport_space="logits")
+    assert (paper.transport_space, paper.head_lipschitz, paper.head_budget,
+            paper.cross_fit) == ("logits", 0.02, None, 0)
+    assert SolverOptions.from_preset("paper", head_budget=2.0).head_lipschitz is None
+    with pytest.raises(ValueError, match="head_lipschitz.*head_budget"):
+        SolverOptions.from_preset("ranking", head_lipschitz=0.1, head_budget=1.0)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        SolverOptions.from_preset("fast")
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ranking.cross_fit = 3
