@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from sklearn_taskrel.exceptions import ConvergenceWarning
 from sklearn_taskrel.transport import (
     LogitMap,
     certified_lipschitz,
@@ -13,6 +14,7 @@ from sklearn_taskrel.transport import (
     class_pair_costs,
     conditional_entropy,
     empirical_lipschitz,
+    entropic_transport,
     euclidean_cost,
     evaluate_transformation,
     exact_transport,
@@ -654,3 +656,68 @@ def test_solver_options_resolve_the_preset_and_refuse_two_head_caps():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         ranking.cross_fit = 3
+
+
+def _lp_transport(a, b, M):
+    """Exact OT by scipy's linear programming (HiGHS): an independent second solver."""
+    from scipy.optimize import linprog
+
+    n, m = M.shape
+    rows = np.kron(np.eye(n), np.ones(m))          # sum_j P_ij = a_i
+    cols = np.kron(np.ones(n), np.eye(m))          # sum_i P_ij = b_j
+    res = linprog(M.ravel(), A_eq=np.vstack([rows, cols]), b_eq=np.concatenate([a, b]),
+                  bounds=(0, None), method="highs")
+    return res.x.reshape(n, m), res.fun
+
+
+def test_exact_transport_matches_linear_programming_with_unequal_marginals():
+    """Non-uniform weights (and a second marginal off by rounding, which is
+    renormalised): the plan's marginals and its cost against HiGHS."""
+    rng = np.random.RandomState(4)
+    M = rng.uniform(size=(4, 6))
+    a, b = rng.dirichlet(np.ones(4)), rng.dirichlet(np.ones(6))
+    plan, cost = exact_transport(a, b * 1.001, M)
+    _, expected = _lp_transport(a, b, M)
+    assert cost == pytest.approx(expected, abs=1e-10)
+    assert_allclose(plan.sum(axis=1), a, atol=1e-12)
+    assert_allclose(plan.sum(axis=0), b, atol=1e-12)
+    assert cost == pytest.approx(float(np.sum(plan * M)), abs=1e-14)
+    # torch in, torch out (on M's device and dtype), same plan and cost
+    import torch
+
+    t_plan, t_cost = exact_transport(torch.as_tensor(a), torch.as_tensor(b),
+                                     torch.as_tensor(M, dtype=torch.float32))
+    assert torch.is_tensor(t_plan) and t_plan.dtype == torch.float32
+    assert_allclose(t_plan.numpy(), plan, atol=1e-6)
+    assert t_cost == pytest.approx(cost, abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:numItermax reached:UserWarning")
+def test_exact_transport_warns_when_max_iter_stops_it():
+    rng = np.random.RandomState(5)
+    M = rng.uniform(size=(30, 30))
+    with pytest.warns(ConvergenceWarning, match=r"did not converge.*max_iter=2\)"):
+        exact_transport(np.full(30, 1 / 30), np.full(30, 1 / 30), M, max_iter=2)
+
+
+def test_entropic_transport_is_a_log_domain_sinkhorn():
+    """Against a Sinkhorn written out here (log domain, non-uniform marginals), and
+    close to the exact cost (HiGHS) for a small regularisation."""
+    from scipy.special import logsumexp
+
+    rng = np.random.RandomState(6)
+    M = rng.uniform(size=(5, 4))
+    a, b = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(4))
+    reg = 0.05
+    f, g = np.zeros(5), np.zeros(4)
+    for _ in range(5000):
+        f = reg * (np.log(a) - logsumexp((g[None, :] - M) / reg, axis=1))
+        g = reg * (np.log(b) - logsumexp((f[:, None] - M) / reg, axis=0))
+    expected = np.exp((f[:, None] + g[None, :] - M) / reg)
+    plan, cost = entropic_transport(a, b, M, reg=reg, max_iter=5000, tol=1e-12)
+    assert_allclose(plan, expected, atol=1e-8)
+    assert cost == pytest.approx(float(np.sum(expected * M)), abs=1e-8)
+    _, exact = _lp_transport(a, b, M)
+    assert exact <= cost <= exact + 0.05
+    _, sharper = entropic_transport(a, b, M, reg=0.005, max_iter=20000, tol=1e-12)
+    assert exact - 1e-9 <= sharper < cost
