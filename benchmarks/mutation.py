@@ -136,6 +136,11 @@ def main(argv=None):
         for module in modules:
             t0 = time.perf_counter()
             statuses = run_module(module, MODULES[module], work, args.max_children)
+            if statuses and all(s == "not checked" for s in statuses.values()):
+                raise SystemExit(
+                    f"{module}: no mutant was tested; the tests {MODULES[module]} must "
+                    "pass on the unmutated code first (python -m pytest "
+                    f"{' '.join(MODULES[module])}).")
             row = summarise(statuses, equivalent)
             row.update(tests=MODULES[module], seconds=round(time.perf_counter() - t0, 1))
             report["modules"][module] = row

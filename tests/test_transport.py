@@ -721,3 +721,88 @@ def test_entropic_transport_is_a_log_domain_sinkhorn():
     assert exact <= cost <= exact + 0.05
     _, sharper = entropic_transport(a, b, M, reg=0.005, max_iter=20000, tol=1e-12)
     assert exact - 1e-9 <= sharper < cost
+
+
+def test_certified_lipschitz_is_the_largest_distance_between_head_rows():
+    """``max_{k,j} ||w_k - w_l||`` by a double loop, for rows near and far apart; the
+    bound is attained (up to 1e-6) by the gradient far along the widest pair."""
+    rng = np.random.RandomState(12)
+    for scale in (1e-3, 1.0, 30.0):
+        W = scale * rng.normal(size=(5, 4))
+        brute = max(np.linalg.norm(W[k] - W[j]) for k in range(5) for j in range(5))
+        assert certified_lipschitz(W) == pytest.approx(brute, rel=1e-9)
+    W, c = rng.normal(size=(3, 4)), np.zeros(3)
+    k, j = max(((k, j) for k in range(3) for j in range(3)),
+               key=lambda p: np.linalg.norm(W[p[0]] - W[p[1]]))
+    u = 60 * (W[k] - W[j]) / np.linalg.norm(W[k] - W[j])
+    # The loss of the losing label j at a point where class k wins almost surely.
+    grad = W.T @ (softmax_rows((u @ W.T + c)[None])[0] - np.eye(3)[j])
+    assert np.linalg.norm(grad) == pytest.approx(certified_lipschitz(W), rel=1e-6)
+
+
+def test_empirical_lipschitz_visits_every_batch_and_starts_from_zero():
+    """Small batches, the largest gradient in the first row and in the last one, and a
+    head whose gradients are all far below 1: the maximum over points by hand."""
+    rng = np.random.RandomState(13)
+    W, c = 0.01 * rng.normal(size=(3, 4)), np.zeros(3)
+    U = rng.normal(size=(10, 4))
+
+    def by_hand(U):
+        return max(np.linalg.norm(W.T @ (softmax_rows(U @ W.T + c)[i] - np.eye(3)[k]))
+                   for i in range(len(U)) for k in range(3))
+
+    k, j = max(((k, j) for k in range(3) for j in range(3)),
+               key=lambda p: np.linalg.norm(W[p[0]] - W[p[1]]))
+    steepest = 1e5 * (W[k] - W[j]) / np.linalg.norm(W[k] - W[j])  # q = e_k: label j
+    for first in (True, False):
+        V = U.copy()
+        V[0 if first else -1] = steepest
+        expected = by_hand(V)
+        assert expected < 0.1
+        assert by_hand(V[1:] if first else V[:-1]) < expected - 1e-4  # strictly the max
+        for batch_size in (3, 4, 10, 4096):
+            got = empirical_lipschitz(V, W, c, batch_size=batch_size)
+            assert got == pytest.approx(expected, rel=1e-10), (first, batch_size)
+
+
+def test_softmax_is_stable_row_by_row():
+    """Rows of very different scales (one near 1000, one near 0): each row is
+    normalised by its own maximum, with no overflow and no 0/0."""
+    from sklearn_taskrel.transport._lipschitz import softmax
+
+    S = np.array([[1000.0, 999.0], [0.0, -1.0], [-1000.0, -1001.0]])
+    P = softmax(S)
+    e = np.exp([0.0, -1.0])
+    assert_allclose(P, np.tile(e / e.sum(), (3, 1)), rtol=1e-12)
+
+
+def test_empirical_lipschitz_with_unreachable_labels_and_underflow():
+    """A label no reference class maps to is skipped (no loss, no warning), the labels
+    after it still count, and a label whose reference classes all have probability 0
+    (underflow) gets its exact gradient ``W^T (q - rho)``, by hand."""
+    import warnings
+
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    c = np.zeros(3)
+    B = np.array([[0.0, 0.0, 0.0],     # label 0: unreachable
+                  [1.0, 0.0, 0.0],     # label 1: reference class 0
+                  [0.0, 0.5, 1.0]])    # label 2: classes 1 and 2 (B's rows need not sum to 1)
+    U = np.array([[2000.0, 0.0], [0.3, -0.2]])  # row 0: q = e_0, classes 1, 2 underflow
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = empirical_lipschitz(U, W, c, B)
+    expected = 0.0
+    for u in U:
+        S = W @ u + c
+        q = np.exp(S - S.max()) / np.exp(S - S.max()).sum()
+        for t in (1, 2):
+            reach = B[t] > 0
+            logits = S[reach] + np.log(B[t][reach])
+            rho = np.zeros(3)
+            rho[reach] = np.exp(logits - logits.max())
+            rho /= rho.sum()
+            expected = max(expected, np.linalg.norm(W.T @ (q - rho)))
+    assert got == pytest.approx(expected, rel=1e-12)
+    # Row 0: S = (2000, 0, -2000), q = e_0; label 2's posterior over its classes
+    # (1, 2) is e_1 (class 2 is e^-2000 less likely), so g = w_0 - w_1, norm sqrt(2).
+    assert got == pytest.approx(np.sqrt(2.0), rel=1e-12)

@@ -75,12 +75,19 @@ def empirical_lipschitz(U, W, c, B=None, *, batch_size=4096):
     W = np.asarray(W, dtype=np.float64)
     K_R = W.shape[0]
     B = np.eye(K_R) if B is None else np.asarray(B, dtype=np.float64)
+    # rho_t = B[t] q / (B[t] . q) is the posterior of the reference classes given
+    # label t, computed as softmax(S + log B[t]) so that it stays exact when every
+    # reference class of label t has a probability that underflows to 0.
+    with np.errstate(divide="ignore"):
+        log_B = np.log(B)
     best = 0.0
     for start in range(0, U.shape[0], batch_size):
-        q = softmax(U[start:start + batch_size] @ W.T + c)          # (n, K_R)
-        mix = q @ B.T                                                # (n, K_T)
+        S = U[start:start + batch_size] @ W.T + c                    # (n, K_R)
+        q = softmax(S)
         for t in range(B.shape[0]):
-            rho = B[t][None, :] * q / np.maximum(mix[:, t:t + 1], 1e-300)
+            if not np.any(B[t] > 0):  # a label no reference class maps to: no loss
+                continue
+            rho = softmax(S + log_B[t][None, :])
             g = (q - rho) @ W                                        # (n, d)
             best = max(best, float(np.sqrt((g * g).sum(axis=1)).max()))
     return best
