@@ -806,3 +806,26 @@ def test_empirical_lipschitz_with_unreachable_labels_and_underflow():
     # Row 0: S = (2000, 0, -2000), q = e_0; label 2's posterior over its classes
     # (1, 2) is e_1 (class 2 is e^-2000 less likely), so g = w_0 - w_1, norm sqrt(2).
     assert got == pytest.approx(np.sqrt(2.0), rel=1e-12)
+
+
+def test_per_class_losses_by_hand():
+    """Mean cross-entropy of each class by a loop over samples: a non-zero intercept,
+    a class with one sample, empty classes (the last one too: 0 by convention), and
+    rows of very different scale (stability per row)."""
+    from sklearn_taskrel.transport._losses import per_class_losses
+
+    rng = np.random.RandomState(14)
+    W, c = rng.normal(size=(5, 3)), np.array([0.5, -1.0, 2.0, 0.0, 0.3])
+    Z = rng.normal(size=(7, 3))
+    Z[0] *= 2000.0                                  # logits in the thousands
+    y = np.array([0, 0, 2, 2, 2, 1, 0])             # class 1 once; 3 and 4 empty
+    L, counts = per_class_losses(Z, y, W, c, 5)
+    expected = np.zeros(5)
+    for k in range(5):
+        rows = [i for i in range(len(y)) if y[i] == k]
+        for i in rows:
+            s = W @ Z[i] + c
+            expected[k] += (np.log(np.sum(np.exp(s - s.max()))) + s.max() - s[k]) / len(rows)
+    assert_allclose(L, expected, rtol=1e-12, atol=1e-12)
+    assert counts.tolist() == [3, 1, 3, 0, 0]
+    assert np.isfinite(L).all() and L[3] == L[4] == 0.0
