@@ -829,3 +829,54 @@ def test_per_class_losses_by_hand():
     assert_allclose(L, expected, rtol=1e-12, atol=1e-12)
     assert counts.tolist() == [3, 1, 3, 0, 0]
     assert np.isfinite(L).all() and L[3] == L[4] == 0.0
+
+
+def test_chunked_wasserstein_against_linear_programming():
+    """One chunk: W1 by default (and W2^2 with squared=True) equals the LP optimum with
+    Euclidean (squared) costs, weighted sources included; each point's cost is
+    ``n_chunk * sum_i P_ij C_ij`` of the returned plan and their mean is the cost."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.RandomState(15)
+    Z, X = rng.normal(size=(6, 3)), rng.normal(size=(5, 3)) + 1.0
+    a = rng.dirichlet(np.ones(6))
+    b = np.full(5, 0.2)
+    w1 = chunked_wasserstein(Z, X, src_weights=a)
+    assert w1 == pytest.approx(_lp_transport(a, b, cdist(Z, X))[1], abs=1e-9)
+    w2 = chunked_wasserstein(Z, X, src_weights=a, squared=True)
+    assert w2 == pytest.approx(_lp_transport(a, b, cdist(Z, X, "sqeuclidean"))[1], abs=1e-5)
+    costs = np.zeros(5)
+    cost, plans = chunked_wasserstein(Z, X, src_weights=a, return_plans=True,
+                                      point_costs=costs)
+    (idx, plan), = plans
+    assert_allclose(costs[idx], 5 * (plan * cdist(Z, X[idx])).sum(axis=0), atol=1e-12)
+    assert costs.mean() == pytest.approx(cost, abs=1e-12)
+
+
+def test_chunks_are_random_subsets_when_a_generator_is_given():
+    from sklearn_taskrel.transport._classwise import chunk_indices
+
+    plain = chunk_indices(10, 3)
+    assert [len(c) for c in plain] == [3, 3, 2, 2]
+    assert np.array_equal(np.concatenate(plain), np.arange(10))
+    assert len(chunk_indices(5, 1)) == 5
+    shuffled = chunk_indices(10, 3, np.random.RandomState(0))
+    perm = np.random.RandomState(0).permutation(10)
+    assert np.array_equal(np.concatenate(shuffled), perm)
+    # chunked_wasserstein uses the generator's chunks: the value by hand
+    rng = np.random.RandomState(16)
+    Z, X = rng.normal(size=(4, 2)), rng.normal(size=(6, 2))
+    got = chunked_wasserstein(Z, X, chunk_size=3, rng=np.random.RandomState(1))
+    chunks = chunk_indices(6, 3, np.random.RandomState(1))
+    by_hand = sum(len(c) / 6 * exact_transport(np.full(4, .25), np.full(len(c), 1 / len(c)),
+                                               euclidean_cost(Z, X[c]))[1] for c in chunks)
+    assert got == pytest.approx(by_hand, abs=1e-12)
+    assert got != pytest.approx(chunked_wasserstein(Z, X, chunk_size=3), abs=1e-6)
+
+
+def test_class_pair_costs_of_an_empty_reference_class_are_infinite():
+    refs = [np.zeros((3, 2)), np.zeros((0, 2)), np.full((3, 2), 2.0)]
+    tgts = [np.full((2, 2), 2.0), np.zeros((2, 2))]
+    C = class_pair_costs(refs, tgts, rng=np.random.RandomState(0))
+    assert np.isinf(C[1]).all()
+    assert_allclose(C[[0, 2]], [[np.sqrt(8), 0.0], [0.0, np.sqrt(8)]], atol=1e-6)
