@@ -880,3 +880,53 @@ def test_class_pair_costs_of_an_empty_reference_class_are_infinite():
     C = class_pair_costs(refs, tgts, rng=np.random.RandomState(0))
     assert np.isinf(C[1]).all()
     assert_allclose(C[[0, 2]], [[np.sqrt(8), 0.0], [0.0, np.sqrt(8)]], atol=1e-6)
+
+
+def test_apply_map_with_and_without_each_part():
+    from sklearn_taskrel.transport import apply_map
+
+    X = np.array([[1.0, 2.0], [3.0, -1.0]])
+    M, m = np.array([[2.0, 1.0], [0.0, -1.0]]), np.array([0.5, -2.0])
+    assert_allclose(apply_map(X, M, m), [[4.5, -4.0], [5.5, -1.0]])
+    assert_allclose(apply_map(X, None, m), X + m)
+    assert apply_map(X, None, None) is X
+
+
+def test_invert_map_inverse_or_pseudo_inverse():
+    """An invertible map is undone exactly; a singular one falls back to the
+    pseudo-inverse (A = M^+, b = -A m), finite."""
+    rng = np.random.RandomState(17)
+    M, m = np.eye(3) + 0.3 * rng.normal(size=(3, 3)), rng.normal(size=3)
+    A, b = invert_map(M, m)
+    assert_allclose(A @ M, np.eye(3), atol=1e-12)
+    assert_allclose(b, -A @ m, atol=1e-12)
+    S = np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 1.0]])  # rank 2
+    A, b = invert_map(S, m)
+    assert_allclose(A, np.linalg.pinv(S), atol=1e-12)
+    assert_allclose(b, -np.linalg.pinv(S) @ m, atol=1e-12)
+
+
+def test_logit_map_conversion_converts_every_array():
+    """``convert`` applies the function to the feature map and to the head's weights
+    and intercept: a round trip through torch gives the same logits, and each array
+    of the converted map is a tensor."""
+    import torch
+
+    rng = np.random.RandomState(18)
+    fmap = _maps_of_every_kind(rng, 4)["dual_diagonal"]
+    lm = LogitMap(fmap, rng.normal(size=(3, 4)), rng.normal(size=3))
+    as_torch = lm.convert(torch.as_tensor)
+    assert torch.is_tensor(as_torch.coef) and torch.is_tensor(as_torch.intercept)
+    assert torch.is_tensor(as_torch.feature_map.anchors)
+    X = rng.normal(size=(5, 4))
+    assert_allclose(as_torch.apply(torch.as_tensor(X)).numpy(), lm.apply(X), rtol=1e-12)
+    back = as_torch.convert(lambda t: t.numpy())
+    assert_allclose(back.apply(X), lm.apply(X), rtol=1e-12)
+
+
+def test_average_maps_takes_the_width_from_the_maps():
+    """A single map (no second one to read the width from) with scalar scalings."""
+    fm = FeatureMap(shift=np.array([1.0, 2.0, 3.0]))
+    avg = average_maps([fm], [2.0], [0.5])
+    X = np.array([[1.0, 0.0, -1.0]])
+    assert_allclose(avg.apply(X), fm.apply(2.0 * X + 0.5))
