@@ -930,3 +930,45 @@ def test_average_maps_takes_the_width_from_the_maps():
     avg = average_maps([fm], [2.0], [0.5])
     X = np.array([[1.0, 0.0, -1.0]])
     assert_allclose(avg.apply(X), fm.apply(2.0 * X + 0.5))
+
+
+def test_bound_terms_by_hand():
+    """``D . L + H(T|R) + tau W``, with H from the joint's definition; a product joint
+    (all target classes on every reference class alike) and no joint (label-free)."""
+    from sklearn_taskrel.transport import bound_terms
+
+    L = np.array([1.5, 0.4, 2.0])
+    joint = np.array([[0.1, 0.1], [0.3, 0.0], [0.0, 0.5]])
+    D = joint.sum(axis=1)
+    terms = bound_terms(D, joint, L, 0.7, 1.3)
+    H = -sum(joint[r, t] * np.log(joint[r, t] / D[r])
+             for r in range(3) for t in range(2) if joint[r, t] > 0)
+    assert terms["reweighted_reference_loss"] == pytest.approx(D @ L, abs=1e-15)
+    assert terms["conditional_entropy"] == pytest.approx(H, abs=1e-15) and H > 0
+    assert terms["transport"] == pytest.approx(0.91, abs=1e-15)
+    assert (terms["wasserstein"], terms["lipschitz"]) == (0.7, 1.3)
+    assert terms["task_relatedness"] == pytest.approx(D @ L + H + 0.91, abs=1e-14)
+    free = bound_terms(D, None, L, 0.7, 1.3)
+    assert free["conditional_entropy"] == 0.0
+    assert free["task_relatedness"] == pytest.approx(D @ L + 0.91, abs=1e-14)
+
+
+def test_reproject_transformation_moves_mass_to_the_new_prior():
+    """An assignment keeps each target class's reference class with the new mass; a
+    soft label map keeps each column's shape; no label map is left alone."""
+    from sklearn_taskrel.transport._relatedness import reproject_transformation
+
+    new = np.array([0.6, 0.4])
+    hard = Transformation(np.array([2, 0]), joint_from_assignment([2, 0], np.full(2, .5), 3),
+                          np.array([0.5, 0, 0.5]), FeatureMap.identity(2))
+    out = reproject_transformation(hard, new, 3)
+    assert_allclose(out.joint, [[0.0, 0.4], [0.0, 0.0], [0.6, 0.0]], atol=1e-15)
+    assert_allclose(out.class_prior, [0.4, 0.0, 0.6], atol=1e-15)
+    assert out.assignment.tolist() == [2, 0] and out.feature_map is hard.feature_map
+    soft_joint = np.array([[0.25, 0.1], [0.25, 0.4], [0.0, 0.0]])
+    soft = Transformation(None, soft_joint, soft_joint.sum(1), FeatureMap.identity(2))
+    out = reproject_transformation(soft, new, 3)
+    assert_allclose(out.joint, [[0.3, 0.08], [0.3, 0.32], [0.0, 0.0]], atol=1e-15)
+    assert_allclose(out.class_prior, [0.38, 0.62, 0.0], atol=1e-15)
+    free = Transformation(None, None, np.array([0.5, 0.5]), FeatureMap.identity(2))
+    assert reproject_transformation(free, new, 2) is free
