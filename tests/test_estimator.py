@@ -773,3 +773,46 @@ def test_large_held_out_folds_are_measured_on_a_stratified_subsample(reference):
     assert capped.task_relatedness_ == pytest.approx(
         weights @ [f["task_relatedness"] for f in capped.fold_terms_])
     assert capped.task_relatedness_ != full.task_relatedness_
+
+
+# ----------------------------------------------------------------- properties
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(perm=st.permutations([0, 1, 2, 3]), names=st.sampled_from(["ints", "strings"]))
+def test_tr_does_not_depend_on_how_the_target_classes_are_named(reference, perm, names):
+    """Renaming the target classes (any permutation, ints or strings) leaves TR and
+    every term unchanged, and the label map follows the names."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=20, n_classes=4, n_features=N_FEATURES,
+                          random_state=21, means=means, noise=1.2)
+    base = _fit(reference, Xt, yt)
+    renamed = np.array(perm)[yt]
+    if names == "strings":
+        renamed = np.array([f"class-{k}" for k in renamed])
+    other = _fit(reference, Xt, renamed)
+    assert other.task_relatedness_ == pytest.approx(base.task_relatedness_, rel=1e-9)
+    for key, value in base.bound_terms_.items():
+        assert other.bound_terms_[key] == pytest.approx(value, rel=1e-9, abs=1e-12)
+    # the reference class each original class is sent to is the same under its new name
+    new_index = {k: list(other.classes_).index(renamed[np.flatnonzero(yt == k)[0]])
+                 for k in range(4)}
+    for k in range(4):
+        assert np.argmax(other.label_map_[new_index[k]]) == np.argmax(base.label_map_[k])
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scale=st.floats(0.1, 10.0),
+       shift=st.lists(st.floats(-50.0, 50.0), min_size=N_FEATURES, max_size=N_FEATURES))
+def test_tr_does_not_depend_on_the_units_of_the_target_features(reference, scale, shift):
+    """All target features multiplied by one positive factor and each shifted by its
+    own offset: the standardisation (whose variance floor is a fraction of the mean
+    variance) removes both, TR is unchanged up to the float32 map descent."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=20, n_classes=4, n_features=N_FEATURES,
+                          random_state=22, means=means, noise=1.2)
+    base = _fit(reference, Xt, yt)
+    other = _fit(reference, Xt * scale + np.array(shift), yt)
+    assert other.task_relatedness_ == pytest.approx(base.task_relatedness_, rel=5e-5)
