@@ -17,6 +17,7 @@ equivalent: each is a missing test or a missing reason).
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -122,8 +123,6 @@ def main(argv=None):
     out = Path(args.out)
     report = {"tool": "mutmut " + _version(), "modules": {}}
     if out.exists():  # keep the modules not rerun
-        import json
-
         report["modules"] = json.loads(out.read_text()).get("modules", {})
     with tempfile.TemporaryDirectory(prefix="taskrel-mutation-") as tmp:
         work = Path(args.workdir or tmp)
@@ -131,8 +130,7 @@ def main(argv=None):
             shutil.rmtree(work / name, ignore_errors=True)
             shutil.copytree(ROOT / name, work / name,
                             ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("pyproject.toml",):
-            shutil.copy(ROOT / name, work / name)
+        shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
         for module in modules:
             t0 = time.perf_counter()
             statuses = run_module(module, MODULES[module], work, args.max_children)

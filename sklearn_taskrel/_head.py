@@ -18,12 +18,6 @@ import torch
 from skorch import NeuralNet
 from torch import nn
 
-from sklearn_taskrel.transport._losses import (  # noqa: F401 (re-exported)
-    head_logits,
-    per_class_losses,
-    per_class_losses_from_logits,
-)
-
 
 class LinearHead(nn.Module):
     """``s = W z + c`` with a deterministic start (zeros, or given arrays; no RNG)."""

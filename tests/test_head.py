@@ -10,9 +10,9 @@ from sklearn_taskrel._head import (
     fit_reference_head,
     gradient_norms_all_labels,
     mean_direction_start,
-    per_class_losses,
 )
 from sklearn_taskrel.transport import certified_lipschitz, empirical_lipschitz
+from sklearn_taskrel.transport._losses import per_class_losses
 
 
 def test_closed_form_gradient_norms_match_autograd():

@@ -94,15 +94,15 @@ class FeatureMap:
         ``A = W (I + Delta)`` has the shape of ``W`` (k, d): applying it costs
         ``n d k`` instead of the ``n d^2`` (or ``n n_anchors d``) of mapping first.
         """
-        if self.delta is None and self.scale_delta is None and self.coef is None:
-            return W, self.shift @ W.T + c
+        WD = None
         if self.delta is not None:
             WD = W @ self.delta
         elif self.coef is not None:
             WD = (W @ self.coef.T) @ self.anchors
         if self.scale_delta is not None:
-            WD = (W * self.scale_delta if self.delta is None and self.coef is None
-                  else WD + W * self.scale_delta)
+            WD = W * self.scale_delta if WD is None else WD + W * self.scale_delta
+        if WD is None:  # a pure translation
+            return W, self.shift @ W.T + c
         return W + WD, self.shift @ W.T - self.center @ WD.T + c
 
     @property
