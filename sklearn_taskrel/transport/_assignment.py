@@ -23,6 +23,7 @@ merging pays.
 """
 
 import itertools
+import math
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -192,38 +193,43 @@ def _enumerate(C, pi):
 
 
 def _local_search(C, pi, a, max_sweeps):
-    """Single-class moves and pairwise swaps with exact O(1) objective changes."""
+    """Single-class moves and pairwise swaps with exact O(1) objective changes.
+
+    The inner loops run on Python floats (``math.log``): numpy scalar arithmetic
+    costs a microsecond per operation, and these loops do tens of thousands."""
     K_R, K_T = C.shape
-    D = np.bincount(a, weights=pi, minlength=K_R).astype(np.float64)
+    D = np.bincount(a, weights=pi, minlength=K_R).astype(np.float64).tolist()
+    cost, p = C.tolist(), pi.tolist()
+    a = [int(r) for r in a]
 
     def xlogx(v):
-        return v * np.log(v) if v > 1e-300 else 0.0
+        return v * math.log(v) if v > 1e-300 else 0.0
 
     for _ in range(max_sweeps):
         improved = False
         for t in range(K_T):
-            r0 = a[t]
+            r0, pt = a[t], p[t]
             # objective = sum pi C + H(pi) - H(D) = sum pi C + const + sum_r xlogx(D_r)
-            base_r0 = xlogx(D[r0]) - xlogx(D[r0] - pi[t])
+            base_r0 = xlogx(D[r0]) - xlogx(D[r0] - pt)
             best_delta, best_r = 0.0, r0
             for r in range(K_R):
                 if r == r0:
                     continue
-                delta = pi[t] * (C[r, t] - C[r0, t])
-                delta += xlogx(D[r] + pi[t]) - xlogx(D[r]) - base_r0
+                delta = pt * (cost[r][t] - cost[r0][t])
+                delta += xlogx(D[r] + pt) - xlogx(D[r]) - base_r0
                 if delta < best_delta - 1e-13:
                     best_delta, best_r = delta, r
             if best_r != r0:
-                D[r0] -= pi[t]
-                D[best_r] += pi[t]
+                D[r0] -= pt
+                D[best_r] += pt
                 a[t] = best_r
                 improved = True
         for t, u in itertools.combinations(range(K_T), 2):
             rt, ru = a[t], a[u]
             if rt == ru:
                 continue
-            delta = pi[t] * (C[ru, t] - C[rt, t]) + pi[u] * (C[rt, u] - C[ru, u])
-            Dt, Du = D[rt] - pi[t] + pi[u], D[ru] - pi[u] + pi[t]
+            delta = p[t] * (cost[ru][t] - cost[rt][t]) + p[u] * (cost[rt][u] - cost[ru][u])
+            Dt, Du = D[rt] - p[t] + p[u], D[ru] - p[u] + p[t]
             delta += xlogx(Dt) + xlogx(Du) - xlogx(D[rt]) - xlogx(D[ru])
             if delta < -1e-13:
                 a[t], a[u] = ru, rt
@@ -231,4 +237,5 @@ def _local_search(C, pi, a, max_sweeps):
                 improved = True
         if not improved:
             break
+    a = np.array(a, dtype=int)
     return a, assignment_objective(a, C, pi)
