@@ -30,7 +30,8 @@ to the encoder ranked first contains 0.
 
 import numpy as np
 
-__all__ = ["bootstrap_counts", "resample_point_scores", "summarize_bootstrap"]
+__all__ = ["bootstrap_counts", "influence_point_terms", "resample_point_scores",
+           "summarize_bootstrap"]
 
 
 def bootstrap_counts(n_samples, n_bootstrap, random_state):
@@ -76,6 +77,33 @@ def resample_point_scores(index, weight, value, counts, offset=0.0):
     ok = total > 0
     out[ok] = (m[ok] @ np.asarray(value)) / total[ok]
     return out + offset
+
+
+def influence_point_terms(score, influence):
+    """``point_terms_`` of a score linearised in the sample weights.
+
+    ``influence[i]`` is :math:`g_i = \\partial T / \\partial w_i` at unit weights
+    (the infinitesimal jackknife). The resample with counts :math:`m_b` gets the
+    first-order (delta-method) value
+    :math:`T + \\sum_i (m_{bi} - 1)\\, g_i`: per-point values
+    :math:`v_i = T + n (g_i - \\bar g)` of weight :math:`1/n` do it through
+    :func:`resample_point_scores`, since :math:`\\sum_i m_{bi} = n` (subtracting
+    :math:`\\bar g` changes no resample and makes every count 1 give ``T``).
+    ``sign`` is +1: the values are the score itself (greater is better), where
+    TR's terms describe its loss (no ``sign`` key, read as -1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = influence_point_terms(2.0, np.array([0.1, -0.3, 0.2]))
+    >>> float(resample_point_scores(t["index"], t["weight"], t["value"],
+    ...                             np.array([[2.0, 0.0, 1.0]]))[0])
+    2.4
+    """
+    g = np.asarray(influence, dtype=np.float64)
+    n = g.shape[0]
+    return {"index": np.arange(n), "weight": np.full(n, 1.0 / n),
+            "value": float(score) + n * (g - g.mean()), "offset": 0.0, "sign": 1.0}
 
 
 def summarize_bootstrap(scores, fitted, confidence=0.9, tie_tolerance=1e-3):

@@ -111,8 +111,10 @@ def _resampled_scores(est, Z, y, counts, seed):
     """
     terms = getattr(est, "point_terms_", None)
     if terms is not None:
-        return -resample_point_scores(terms["index"], terms["weight"], terms["value"],
-                                      counts, offset=terms["offset"])
+        # TR's terms describe its loss (no "sign": -1); a metric's describe its score.
+        sign = terms.get("sign", -1.0)
+        return sign * resample_point_scores(terms["index"], terms["weight"],
+                                            terms["value"], counts, offset=terms["offset"])
     out = np.empty(len(counts))
     n = len(Z)
     keys = np.random.RandomState(seed).random_sample((len(counts), n))

@@ -306,27 +306,91 @@ def test_bootstrap_calls_a_rotated_copy_a_tie(known_order):
     assert "within the noise" in table.attrs["summary"]
 
 
-def test_bootstrap_works_for_any_metric_and_is_deterministic(data):
+def _influence_scorers():
+    """Scores whose bootstrap re-weights influence terms (``point_terms_``), each
+    with an encoder of the known-order task that should tie with the identity: a
+    rotation for the scores invariant to one, a permutation of the features (the
+    source classes, for the scores of a source head) for the others."""
     from sklearn_taskrel.metrics import LogMEScorer
+
+    return {"logme": (LogMEScorer(), "rotation")}
+
+
+def _orthogonal_encoder(kind):
+    rng = np.random.RandomState(0)
+    Q = (np.linalg.qr(rng.normal(size=(16, 16)))[0] if kind == "rotation"
+         else np.eye(16)[rng.permutation(16)]).astype(np.float32)
+
+    def transformed():
+        lin = torch.nn.Linear(16, 16, bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(Q.T))
+        return lin
+
+    return transformed
+
+
+@pytest.mark.parametrize("name", sorted(_influence_scorers()))
+def test_influence_bootstrap_calls_a_transformed_copy_a_tie(known_order, name):
+    """Each score with influence terms: an encoder equal to the identity up to a
+    transformation the score ignores is first in about half of the resamples, within
+    the noise, with overlapping intervals."""
+    from sklearn.base import clone
+
+    scorer, kind = _influence_scorers()[name]
+    Xr, yr, Xt, yt = known_order
+    assert hasattr(clone(scorer).fit(Xt, yt), "point_terms_")  # not half-samples
+    table = rank_encoders({"identity": torch.nn.Identity,
+                           "transformed": _orthogonal_encoder(kind)}, Xt, yt,
+                          scorer=scorer, random_state=0, device="cpu", n_bootstrap=200)
+    row = table.set_index("encoder")
+    assert row.loc["identity", "score"] == pytest.approx(row.loc["transformed", "score"],
+                                                         rel=1e-4, abs=1e-6)
+    assert row.loc["identity", "p_best"] == pytest.approx(0.5, abs=0.15)
+    assert row["tied_with_best"].all()
+    assert row.loc["identity", "score_low"] < row.loc["transformed", "score_high"]
+    assert row.loc["transformed", "score_low"] < row.loc["identity", "score_high"]
+
+
+@pytest.mark.parametrize("name", sorted(_influence_scorers()))
+def test_influence_bootstrap_separates_an_informative_encoder_from_noise(known_order,
+                                                                         name):
+    scorer, _ = _influence_scorers()[name]
+    Xr, yr, Xt, yt = known_order
+    zoo = _known_order_zoo()
+    table = rank_encoders({"identity": zoo["identity"], "unrelated": zoo["unrelated"]}, Xt,
+                          yt, scorer=scorer, random_state=0, device="cpu",
+                          n_bootstrap=200)
+    row = table.set_index("encoder")
+    assert row.loc["identity", "p_best"] >= 0.95
+    assert not row.loc["unrelated", "tied_with_best"]
+    for enc in ("identity", "unrelated"):
+        assert row.loc[enc, "score_low"] <= row.loc[enc, "score"] <= row.loc[enc, "score_high"]
+    assert row.loc["identity", "score_low"] > row.loc["unrelated", "score_high"]
+
+
+def test_bootstrap_works_for_any_metric_and_is_deterministic(data):
+    """A score without influence terms (k-NN accuracy) is recomputed on half-samples."""
+    from sklearn_taskrel.metrics import KNNAccuracyScorer
 
     Xr, yr, Xt, yt = data
     zoo = {"a": _linear(0), "b": _linear(1)}
-    kw = dict(scorer=LogMEScorer(), n_bootstrap=20, random_state=3)
+    kw = dict(scorer=KNNAccuracyScorer(n_neighbors=3), n_bootstrap=20, random_state=3)
     t1 = rank_encoders(zoo, Xt, yt, **kw)
     t2 = rank_encoders(zoo, Xt, yt, **kw)
     assert_allclose(t1["score_low"], t2["score_low"])
     assert_allclose(t1["p_best"], t2["p_best"])
     assert t1["p_best"].sum() == pytest.approx(1.0)
     from sklearn_taskrel.encoders import extract_embeddings
-    from sklearn_taskrel.metrics import logme_score
+    from sklearn_taskrel.metrics import knn_accuracy_score
 
-    # recomputed by brute force: LogME of each half-sample drawn without replacement
+    # recomputed by brute force: the score of each half-sample drawn without replacement
     seed = np.random.RandomState(3).randint(np.iinfo(np.int32).max)
     keys = np.random.RandomState(seed).random_sample((20, len(yt)))
     Z = extract_embeddings(_linear(0)(), Xt).astype(np.float64)
     halves = [np.sort(np.argsort(k)[:len(yt) // 2]) for k in keys]
     assert all(len(np.unique(h)) == len(yt) // 2 for h in halves)  # no duplicates
-    scores = [logme_score(Z[h], yt[h]) for h in halves]
+    scores = [knn_accuracy_score(Z[h], yt[h], n_neighbors=3) for h in halves]
     row = t1.set_index("encoder").loc["a"]
     centred = np.array(scores) - np.mean(scores) + row["score"]
     assert row["score_low"] == pytest.approx(np.quantile(centred, 0.05), rel=1e-6)

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_taskrel._bootstrap import influence_point_terms
 from sklearn_taskrel._reference import ReferenceTask, as_reference_task
 from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.encoders._specs import build_encoder
@@ -267,6 +268,15 @@ class LogMEScorer(_TransferabilityScorer):
     %(attributes)s
     n_iter_ : int
         Fixed-point iterations of the slowest target column.
+    point_terms_ : dict
+        The score linearised in the sample weights, for the bootstrap of
+        :func:`~sklearn_taskrel.model_selection.rank_encoders`: ``value[i]`` is
+        ``score_ + n (g_i - mean(g))`` with ``g_i`` the influence
+        :math:`\\partial\\,\\mathrm{LogME} / \\partial w_i` of sample ``i``'s weight
+        (the evidence is stationary in its hyper-parameters at the fixed point,
+        so only the explicit weights count); ``weight`` is ``1/n``, ``index``
+        ``0..n-1``, ``offset`` 0 and ``sign`` +1. See
+        :func:`sklearn_taskrel._bootstrap.influence_point_terms`.
 
     See Also
     --------
@@ -294,7 +304,9 @@ class LogMEScorer(_TransferabilityScorer):
         return _logme(Z, y, **self._score_kwargs(rng))[0]
 
     def _fit_compute(self, Z, y, rng):
-        score, self.n_iter_ = _logme(Z, y, **self._score_kwargs(rng))
+        score, self.n_iter_, influence = _logme(Z, y, influence=True,
+                                                **self._score_kwargs(rng))
+        self.point_terms_ = influence_point_terms(score, influence)
         return score
 
 

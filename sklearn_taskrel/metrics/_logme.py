@@ -117,15 +117,69 @@ def logme_score(X, y, *, regression="auto", max_iter=100, tol=1e-5):
     return _logme(X, y, regression=regression, max_iter=max_iter, tol=tol)[0]
 
 
-def _logme(X, y, *, regression="auto", max_iter=100, tol=1e-5):
-    """LogME and the number of fixed-point iterations (the most over columns)."""
+def _logme(X, y, *, regression="auto", max_iter=100, tol=1e-5, influence=False):
+    """LogME and the number of fixed-point iterations (the most over columns); with
+    ``influence=True`` also each sample's influence ``dLogME/dw_i`` (see
+    :func:`_evidence_influence`)."""
     X = check_embeddings(X, name="X")
     max_iter = check_positive_int(max_iter, "max_iter")
     if not (np.isscalar(tol) and tol > 0):
         raise ValueError(f"tol must be a positive float; got {tol!r}.")
     T = _logme_targets(y, X.shape[0], regression)
-    evidence, _, _, n_iter = _max_evidence(X, T, max_iter=max_iter, tol=tol)
-    return float(np.mean(evidence)), n_iter
+    evidence, alpha, beta, n_iter, basis = _max_evidence(X, T, max_iter=max_iter,
+                                                         tol=tol, keep_basis=True)
+    score = float(np.mean(evidence))
+    if not influence:
+        return score, n_iter
+    return score, n_iter, _evidence_influence(X, T, evidence, alpha, beta, basis)
+
+
+def _evidence_influence(X, T, evidence, alpha, beta, basis):
+    """Influence ``g_i = dLogME/dw_i`` of each sample's weight, at unit weights.
+
+    With sample weights :math:`w` the log evidence of a column is (the likelihood of
+    sample :math:`i` raised to the power :math:`w_i`; integer weights duplicate rows)
+
+    .. math::
+
+        \\mathcal{L}(w) = \\frac{d}{2}\\log\\alpha + \\frac{\\sum_i w_i}{2}
+            \\log\\frac{\\beta}{2\\pi}
+            - \\frac{\\beta}{2}\\sum_i w_i (t_i - f_i^\\top m)^2
+            - \\frac{\\alpha}{2}\\lVert m\\rVert^2
+            - \\frac{1}{2}\\log\\lvert \\alpha I + \\beta F^\\top W F\\rvert .
+
+    At the MacKay optimum it is stationary in :math:`\\alpha`, :math:`\\beta` and
+    the posterior mean :math:`m`, so (envelope theorem) only its explicit weights
+    count: :math:`\\partial\\mathcal{L}/\\partial w_i = \\frac12\\log\\beta
+    - \\frac12\\log 2\\pi - \\frac{\\beta}{2}(t_i - f_i^\\top m)^2
+    - \\frac{\\beta}{2} f_i^\\top A^{-1} f_i` with
+    :math:`A = \\alpha I + \\beta F^\\top F`; the leverage
+    :math:`f_i^\\top A^{-1} f_i = \\sum_k (f_i^\\top v_k)^2/(\\alpha + \\beta\\sigma_k)`
+    comes from the eigenvectors the fit already has. LogME divides by
+    :math:`n = \\sum_i w_i`, so :math:`g_i = \\operatorname{mean}_c
+    (\\partial\\mathcal{L}_c/\\partial w_i - \\mathcal{L}_c/n) / n`.
+    Returns ``g`` of shape (n_samples,).
+    """
+    n = X.shape[0]
+    kind, vecs, sigma = basis
+    if kind == "zero":  # F = 0: alpha is infinite, A^-1 = 0, nothing is fitted
+        resid2 = T**2
+        leverage = np.zeros_like(T)
+    else:
+        if kind == "rows":  # n <= d: vecs = U (n, n), the eigenvectors of F F^T
+            U = vecs
+        else:  # n > d: vecs = V (d, d); u_k = F v_k / s_k for sigma_k > 0
+            keep = sigma > sigma.max(initial=0.0) * X.shape[1] * np.finfo(np.float64).eps
+            U = (X @ vecs[:, keep]) / np.sqrt(sigma[keep])
+            sigma = sigma[keep]
+        x = U.T @ T  # (r, n_cols): coordinates of t on the left singular vectors
+        ratio = alpha / beta
+        shrink = sigma[:, None] / (sigma[:, None] + ratio)  # sigma / (sigma + alpha/beta)
+        resid2 = (T - U @ (shrink * x)) ** 2
+        # f_i^T A^-1 f_i = sum_k U_ik^2 sigma_k / (alpha + beta sigma_k)
+        leverage = (U**2) @ (sigma[:, None] / (alpha + beta * sigma[:, None]))
+    dL = 0.5 * np.log(beta / (2 * np.pi)) - beta / 2 * (resid2 + leverage)  # (n, n_cols)
+    return ((dL - evidence) / n).mean(axis=1)
 
 
 def _logme_targets(y, n_samples, regression):
@@ -159,15 +213,16 @@ def _logme_targets(y, n_samples, regression):
 def _spectrum(X):
     """Eigenvalues ``sigma`` of the Gram matrix and the projections basis.
 
-    Returns ``sigma`` (length ``r = min(n, d)``, zeros included) and a function
+    Returns ``sigma`` (length ``r = min(n, d)``, zeros included), a function
     giving ``x = U^T t`` for the left singular vectors with ``sigma > 0`` (zero
-    for the others).
+    for the others), and ``(kind, vectors)``: ``("rows", U)`` when ``n <= d``,
+    ``("features", V)`` (eigenvectors of ``X^T X``) otherwise.
     """
     n, d = X.shape
     if n <= d:
         sigma, U = np.linalg.eigh(X @ X.T)
         sigma = np.clip(sigma, 0.0, None)
-        return sigma, lambda T: U.T @ T
+        return sigma, lambda T: U.T @ T, ("rows", U)
     sigma, V = np.linalg.eigh(X.T @ X)
     sigma = np.clip(sigma, 0.0, None)
     positive = sigma > sigma.max(initial=0.0) * d * np.finfo(np.float64).eps
@@ -178,13 +233,14 @@ def _spectrum(X):
         x[positive] = (V[:, positive].T @ (X.T @ T)) / s[:, None]
         return x
 
-    return sigma, project
+    return sigma, project, ("features", V)
 
 
-def _max_evidence(X, T, *, max_iter=100, tol=1e-5):
-    """Maximum log evidence per column of ``T`` (divided by n), alpha, beta, iterations."""
+def _max_evidence(X, T, *, max_iter=100, tol=1e-5, keep_basis=False):
+    """Maximum log evidence per column of ``T`` (divided by n), alpha, beta, iterations
+    (and, with ``keep_basis``, ``(kind, vectors, sigma)`` of the spectrum)."""
     n = X.shape[0]
-    sigma, project = _spectrum(X)
+    sigma, project, (kind, vecs) = _spectrum(X)
     r = sigma.shape[0]
     x2 = project(T) ** 2  # (r, n_cols)
     res_rest = np.maximum((T**2).sum(axis=0) - x2.sum(axis=0), 0.0)
@@ -194,7 +250,8 @@ def _max_evidence(X, T, *, max_iter=100, tol=1e-5):
         # F = 0: only the noise model is left; the evidence does not depend on alpha.
         beta = n / (T**2).sum(axis=0)
         ev = n / 2 * np.log(beta) - beta / 2 * (T**2).sum(axis=0) - n / 2 * np.log(2 * np.pi)
-        return ev / n, np.full(n_cols, np.inf), beta, 1
+        out = ev / n, np.full(n_cols, np.inf), beta, 1
+        return (*out, ("zero", None, sigma)) if keep_basis else out
 
     def statistics(ratio):
         gamma = (sig / (sig + ratio)).sum(axis=0)
@@ -241,4 +298,6 @@ def _max_evidence(X, T, *, max_iter=100, tol=1e-5):
             f"LogME's fixed point did not converge in max_iter={max_iter} iterations "
             f"for {int((~converged).sum())} of {n_cols} target column(s); the evidence "
             "is taken at the last iterate.", ConvergenceWarning, stacklevel=3)
+    if keep_basis:
+        return current, alpha, beta, n_iter, (kind, vecs, sigma)
     return current, alpha, beta, n_iter
