@@ -81,7 +81,8 @@ print(table[["encoder", "rank", "task_relatedness", "reweighted_reference_loss",
 # --------------------------------------------------
 # ``n_bootstrap`` resamples the target set (the same draws for every encoder)
 # and re-scores each encoder on every draw: TR re-weights its held-out
-# per-point terms, so 200 draws cost far less than the fit. ``score_low`` and
+# per-point terms and LogME each point's influence on the evidence, so 200
+# draws cost far less than the fit. ``score_low`` and
 # ``score_high`` bound the score with 90 % confidence, ``p_best`` is the share
 # of draws an encoder wins, and ``tied_with_best`` flags the encoders whose
 # paired difference to the winner is within the noise. Several scores in one

@@ -7,15 +7,30 @@ terms (TR: the reference loss of the point's assigned class plus its share of th
 transport cost, on held-out points when cross-fitted) is re-scored with the fitted
 transformations and plans kept fixed, a product of a ``(B, n)`` count matrix with a
 vector: the resampled mean of fixed per-point terms, the plug-in (delta-method)
-bootstrap of the estimate given the fit. Other scores are recomputed on
-half-samples drawn without replacement, paired the same way (see
+bootstrap of the estimate given the fit.
+
+LogME, LEEP, NCE, the H-score and the regularised H-score are not means of
+per-point terms, but each is a smooth function of sample weights ``w`` (all ones at the fit), and its derivative
+``g_i = dT/dw_i`` there, the influence of point ``i``, comes in closed form from
+what the fit computed (:func:`influence_point_terms`). A resample with counts
+``m_b`` is scored by the first-order expansion ``T + sum_i (m_bi - 1) g_i``: the
+infinitesimal jackknife (Jaeckel 1972; Efron 1982, *The Jackknife, the Bootstrap
+and Other Resampling Plans*, ch. 6), whose bootstrap is the same matrix product as
+TR's. Its spread is the delta-method spread of the score; near a score's null,
+where the first-order term vanishes (a source head that says nothing about the
+target), it is too narrow. The other scores (N-LEEP, GBC, TransRate, SFDA,
+OT-NCE, ETran, k-NN accuracy and the linear probe: a fit, a transport plan or a
+count of neighbours inside them, a mean of the few lowest energies, or simply
+no closed-form derivative written yet) are recomputed on half-samples drawn
+without replacement, paired the same way (see
 :func:`sklearn_taskrel.model_selection.rank_encoders`).
 
 Each encoder's resampled scores are centred on its fitted score (their mean moved to
 it) before they are summarised. A score that is not a mean of per-point terms is
 shifted by the duplicated points of a resample (LogME's evidence, for one, counts a
-duplicated point twice, and the shift depends on the width of the embedding); the
-centring keeps that shift out of the intervals and of ``p_best``, and leaves the
+duplicated point twice, and the shift depends on the width of the embedding), and
+a half-sample's score by its size; the linearised scores are not shifted, and the
+centring keeps any shift out of the intervals and of ``p_best``, and leaves the
 paired spread.
 
 ``p_best`` is the share of resamples in which an encoder ranks first, a tie (scores

@@ -311,9 +311,17 @@ def _influence_scorers():
     with an encoder of the known-order task that should tie with the identity: a
     rotation for the scores invariant to one, a permutation of the features (the
     source classes, for the scores of a source head) for the others."""
-    from sklearn_taskrel.metrics import LogMEScorer
+    from sklearn_taskrel.metrics import (
+        HScoreScorer,
+        LEEPScorer,
+        LogMEScorer,
+        NCEScorer,
+        RegularizedHScoreScorer,
+    )
 
-    return {"logme": (LogMEScorer(), "rotation")}
+    return {"logme": (LogMEScorer(), "rotation"), "hscore": (HScoreScorer(), "rotation"),
+            "regularized_hscore": (RegularizedHScoreScorer(), "rotation"),
+            "leep": (LEEPScorer(), "permutation"), "nce": (NCEScorer(), "permutation")}
 
 
 def _orthogonal_encoder(kind):

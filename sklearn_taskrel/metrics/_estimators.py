@@ -22,8 +22,19 @@ from sklearn_taskrel.encoders._specs import build_encoder
 from sklearn_taskrel.metrics._common import softmax
 from sklearn_taskrel.metrics._etran import etran_score
 from sklearn_taskrel.metrics._gbc import GAUSSIANS, gbc_score
-from sklearn_taskrel.metrics._hscore import h_score, regularized_h_score
-from sklearn_taskrel.metrics._leep import leep_score, nce_score, nleep_score
+from sklearn_taskrel.metrics._hscore import (
+    _h_score,
+    _regularized_h_score,
+    h_score,
+    regularized_h_score,
+)
+from sklearn_taskrel.metrics._leep import (
+    _leep_influence,
+    _nce_influence,
+    leep_score,
+    nce_score,
+    nleep_score,
+)
 from sklearn_taskrel.metrics._logme import _logme
 from sklearn_taskrel.metrics._otce import ot_label_coupling_terms
 from sklearn_taskrel.metrics._probe import _linear_probe, knn_accuracy_score
@@ -51,6 +62,17 @@ _ATTRIBUTES = """score_ : float
         The encoder built from ``encoder`` (factories are called).
     n_features_in_ : int
         Number of features of ``X``; only when ``encoder=None``."""
+
+_POINT_TERMS = """point_terms_ : dict
+        The score linearised in the sample weights (the infinitesimal jackknife,
+        Jaeckel 1972, Efron 1982), for the bootstrap of
+        :func:`~sklearn_taskrel.model_selection.rank_encoders`: ``value[i]`` is
+        ``score_ + n (g_i - mean(g))`` with ``g_i`` the derivative of the score in
+        sample ``i``'s weight at unit weights, ``weight`` ``1/n``, ``index``
+        ``0..n-1``, ``offset`` 0 and ``sign`` +1 (the values are the score; TR's
+        terms, without ``sign``, are its loss). A resample with counts ``m`` scores
+        ``score_ + sum_i (m_i - 1) g_i``; see
+        :func:`sklearn_taskrel._bootstrap.influence_point_terms`."""
 
 
 _HEAD_PARAMS = """source_head : None, nn.Module, callable or factory, default=None
@@ -82,6 +104,7 @@ def _fill_doc(cls):
                    .replace("%(run_params)s", _RUN_PARAMS)
                    .replace("%(attributes)s", _ATTRIBUTES)
                    .replace("%(head_params)s", _HEAD_PARAMS)
+                   .replace("%(point_terms)s", _POINT_TERMS)
                    .replace("%(example)s", example))
     return cls
 
@@ -268,15 +291,9 @@ class LogMEScorer(_TransferabilityScorer):
     %(attributes)s
     n_iter_ : int
         Fixed-point iterations of the slowest target column.
-    point_terms_ : dict
-        The score linearised in the sample weights, for the bootstrap of
-        :func:`~sklearn_taskrel.model_selection.rank_encoders`: ``value[i]`` is
-        ``score_ + n (g_i - mean(g))`` with ``g_i`` the influence
-        :math:`\\partial\\,\\mathrm{LogME} / \\partial w_i` of sample ``i``'s weight
-        (the evidence is stationary in its hyper-parameters at the fixed point,
-        so only the explicit weights count); ``weight`` is ``1/n``, ``index``
-        ``0..n-1``, ``offset`` 0 and ``sign`` +1. See
-        :func:`sklearn_taskrel._bootstrap.influence_point_terms`.
+    %(point_terms)s
+        For LogME the evidence is stationary in its hyper-parameters and posterior
+        mean at the fixed point, so only its explicit weights count.
 
     See Also
     --------
@@ -369,6 +386,7 @@ class LEEPScorer(_SourceHeadScorer):
     %(attributes)s
     source_head_ : object or None
         The source head built from ``source_head``.
+    %(point_terms)s
 
     See Also
     --------
@@ -395,6 +413,11 @@ class LEEPScorer(_SourceHeadScorer):
     def _compute(self, Z, y, rng):
         return leep_score(self._proba_from_embeddings(Z), y)
 
+    def _fit_compute(self, Z, y, rng):
+        score, influence = _leep_influence(self._proba_from_embeddings(Z), y)
+        self.point_terms_ = influence_point_terms(score, influence)
+        return score
+
 
 @_fill_doc
 class NCEScorer(_SourceHeadScorer):
@@ -414,6 +437,7 @@ class NCEScorer(_SourceHeadScorer):
     %(attributes)s
     source_head_ : object or None
         The source head built from ``source_head``.
+    %(point_terms)s
 
     See Also
     --------
@@ -432,6 +456,12 @@ class NCEScorer(_SourceHeadScorer):
 
     def _compute(self, Z, y, rng):
         return nce_score(np.argmax(self._proba_from_embeddings(Z), axis=1), y)
+
+    def _fit_compute(self, Z, y, rng):
+        score, influence = _nce_influence(
+            np.argmax(self._proba_from_embeddings(Z), axis=1), y)
+        self.point_terms_ = influence_point_terms(score, influence)
+        return score
 
 
 @_fill_doc
@@ -496,6 +526,7 @@ class HScoreScorer(_TransferabilityScorer):
     Attributes
     ----------
     %(attributes)s
+    %(point_terms)s
 
     See Also
     --------
@@ -510,6 +541,11 @@ class HScoreScorer(_TransferabilityScorer):
     _example_score = 1.1971
     _parameters = {"rcond": (None, [None, Interval(Real, 0, None, closed="left")])}
     _score_function = staticmethod(h_score)
+
+    def _fit_compute(self, Z, y, rng):
+        score, influence = _h_score(Z, y, rcond=self.rcond, influence=True)
+        self.point_terms_ = influence_point_terms(score, influence)
+        return score
 
 
 @_fill_doc
@@ -526,6 +562,8 @@ class RegularizedHScoreScorer(_TransferabilityScorer):
     Attributes
     ----------
     %(attributes)s
+    %(point_terms)s
+        The derivative runs through the Ledoit-Wolf shrinkage too.
 
     See Also
     --------
@@ -538,6 +576,11 @@ class RegularizedHScoreScorer(_TransferabilityScorer):
 
     _example_score = 0.7735
     _score_function = staticmethod(regularized_h_score)
+
+    def _fit_compute(self, Z, y, rng):
+        score, influence = _regularized_h_score(Z, y, influence=True)
+        self.point_terms_ = influence_point_terms(score, influence)
+        return score
 
 
 @_fill_doc

@@ -77,6 +77,28 @@ def h_score(X, y, *, rcond=None):
     >>> round(h_score(X, y), 4)
     1.1971
     """
+    return _h_score(X, y, rcond=rcond)[0]
+
+
+def _h_score(X, y, *, rcond=None, influence=False):
+    """The H-score and, with ``influence=True``, each sample's influence
+    ``g_i = dH/dw_i`` at unit weights (else ``None``).
+
+    With sample weights, every mean and covariance weighted and :math:`z_i` the
+    whitened centred features (:math:`\\operatorname{cov}(z) = I` on the kept
+    eigenvectors), :math:`e_c` the whitened class means and :math:`p_c = n_c/n`,
+    :math:`H = \\sum_c p_c \\lVert e_c\\rVert^2` and
+
+    .. math::
+
+        g_i = \\frac{1}{n}\\Big(2 z_i^\\top e_{y_i} - \\lVert e_{y_i}\\rVert^2
+            - \\sum_c p_c (z_i^\\top e_c)^2\\Big),
+
+    from :math:`\\partial\\operatorname{cov}(f)/\\partial w_i =
+    (\\tilde f_i \\tilde f_i^\\top - \\operatorname{cov}(f))/n` and the same for the
+    class means (the pseudo-inverse acts on the span of the centred features, which
+    positive weights do not change).
+    """
     X, codes, n_classes = check_features_and_labels(X, y)
     Xc = X - X.mean(axis=0)
     n, d = Xc.shape
@@ -99,8 +121,20 @@ def h_score(X, y, *, rcond=None):
             f"the centred features have rank {rank} = n_samples - 1 (n_samples={n}, "
             f"n_features={d}): the H-score equals n_classes - 1 = {n_classes - 1} for "
             "any labelling. Use regularized_h_score for small samples.",
-            DegenerateTaskWarning, stacklevel=2)
-    return score
+            DegenerateTaskWarning, stacklevel=3)
+    if not influence:
+        return score, None
+    if n <= d:  # Xc = U S V^T: whitened z_i = sqrt(n) U_i, class means sqrt(n) sums / n_c
+        z = np.sqrt(n) * U[:, keep]
+        e = np.sqrt(n) * sums / counts[:, None]
+    else:
+        scale = np.sqrt(lam[keep])
+        z = (Xc @ V[:, keep]) / scale
+        e = deltas / scale
+    proj = z @ e.T  # (n, K): z_i^T e_c
+    own = proj[np.arange(n), codes]
+    g = (2 * own - np.sum(e**2, axis=1)[codes] - (proj**2) @ (counts / n)) / n
+    return score, g
 
 
 def regularized_h_score(X, y):
@@ -160,6 +194,22 @@ def regularized_h_score(X, y):
     >>> round(regularized_h_score(X, y), 4)
     0.7735
     """
+    return _regularized_h_score(X, y)[0]
+
+
+def _regularized_h_score(X, y, *, influence=False):
+    """The regularised H-score and, with ``influence=True``, each sample's influence
+    ``g_i = dH_alpha/dw_i`` at unit weights (else ``None``).
+
+    With sample weights every mean, covariance and sum of the Ledoit-Wolf formula
+    is weighted and its :math:`n` is :math:`\\sum_i w_i` (integer weights duplicate
+    rows). The derivative runs through the covariance
+    (:math:`\\partial S / \\partial w_i = (\\tilde f_i\\tilde f_i^\\top - S)/n`),
+    the class means, the shrinkage target :math:`\\mu` and the shrinkage
+    :math:`\\alpha = \\beta/\\delta` itself (zero where it is clipped at 1);
+    :math:`\\Sigma_\\alpha` shares the eigenvectors of :math:`S`, so every term is a
+    sum over the eigenvalues the score already computed.
+    """
     X, codes, n_classes = check_features_and_labels(X, y)
     Xc = X - X.mean(axis=0)
     n, d = Xc.shape
@@ -178,7 +228,44 @@ def regularized_h_score(X, y):
     else:
         deltas = class_means(Xc, codes, n_classes)[0] @ vecs
         quad = deltas[:, safe] ** 2 / denom[safe]
-    return float((1 - alpha) * np.sum(counts / n * quad.sum(axis=1)))
+    score = float((1 - alpha) * np.sum(counts / n * quad.sum(axis=1)))
+    if not influence:
+        return score, None
+    if alpha >= 1.0:  # clipped: the score is 0 near these weights
+        return score, np.zeros(n)
+    # Coordinates on the eigenvectors of the covariance S (eigenvalues s = lam / n):
+    # a_i of each centred sample, b_c of each class mean.
+    a = (vecs * np.sqrt(lam) if n <= d else Xc @ vecs)[:, safe]
+    b = (one_hot(codes, n_classes).T @ a) / counts[:, None]
+    s, D, p = lam[safe] / n, denom[safe], counts / n
+    row_sq = np.sum(Xc**2, axis=1)
+    trace = row_sq.sum() / n
+    # d(alpha)/dw_i through the Ledoit-Wolf formula (alpha = beta / delta, beta < delta)
+    d_trace = (row_sq - trace) / n
+    delta_ = np.sum(gram_small**2) / n**2  # ||S||_F^2
+    d_delta_ = 2 * ((a**2) @ s - delta_) / n
+    beta_ = np.sum(row_sq**2)
+    d_beta_ = row_sq**2 - 4 / n * (a @ (a.T @ row_sq))
+    beta = (beta_ / n - delta_) / (d * n)
+    delta = (delta_ - trace**2 / d) / d
+    if d == 1 or beta <= 0:
+        d_alpha = np.zeros(n)
+    else:
+        d_beta = (d_beta_ / n - beta_ / n**2 - d_delta_) / (d * n) - beta / n
+        d_delta = (d_delta_ - 2 * trace * d_trace / d) / d
+        d_alpha = (d_beta - alpha * d_delta) / delta
+    Q = np.sum(p[:, None] * b**2 / D)  # tr(Sigma_alpha^-1 S_B); score = (1 - alpha) Q
+    Mb = b / D  # Sigma_alpha^-1 delta_c
+    own = np.sum(a * Mb[codes], axis=1)  # f_i^T Sigma_alpha^-1 delta_{y_i}
+    d_trace_MSB = (2 * own - np.sum(b * Mb, axis=1)[codes] - Q) / n
+    Nb = b / D**2
+    tr_SN = np.sum(p[:, None] * s * Nb * b)
+    tr_N = np.sum(p[:, None] * Nb * b)
+    fNf = ((a @ Mb.T) ** 2) @ p  # f_i^T Sigma^-1 S_B Sigma^-1 f_i
+    d_trace_dSigma_N = (-d_alpha * tr_SN + (1 - alpha) * (fNf - tr_SN) / n
+                        + (d_alpha * mu + alpha * d_trace / d) * tr_N)
+    g = -d_alpha * Q + (1 - alpha) * (d_trace_MSB - d_trace_dSigma_N)
+    return score, g
 
 
 def ledoit_wolf_shrinkage_gram(Xc, gram_small):

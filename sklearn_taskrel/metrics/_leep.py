@@ -87,6 +87,39 @@ def leep_score(source_proba, y):
     return float(np.mean(empirical_log_prediction(P, codes, len(classes))))
 
 
+def _leep_influence(proba, y):
+    """LEEP of source probabilities and each sample's influence ``g_k = dLEEP/dw_k``.
+
+    With sample weights, :math:`C(y, z) = \\sum_i w_i [y_i = y] \\theta_{iz}`,
+    :math:`M(z) = \\sum_y C(y, z)`, the prediction
+    :math:`p_i = \\sum_z \\theta_{iz} C(y_i, z) / M(z)` and
+    LEEP :math:`= \\sum_i w_i \\log p_i / \\sum_i w_i`. Differentiating the
+    empirical conditional too (every prediction depends on every sample):
+
+    .. math::
+
+        g_k = \\frac{1}{n}\\Big(\\log p_k - \\mathrm{LEEP} + \\sum_z
+            \\frac{\\theta_{kz}}{M(z)} \\big(A(y_k, z) - B(z)\\big)\\Big),
+        \\quad A(y, z) = \\sum_{i: y_i = y} \\frac{\\theta_{iz}}{p_i},\\quad
+        B(z) = \\sum_y \\hat P(y \\mid z) A(y, z).
+    """
+    classes, codes = check_labels(y, name="y")
+    P = check_source_proba(proba, n_samples=codes.shape[0])
+    log_pred = empirical_log_prediction(P, codes, len(classes))
+    score = float(np.mean(log_pred))
+    n = P.shape[0]
+    onehot = np.zeros((n, len(classes)))
+    onehot[np.arange(n), codes] = 1.0
+    mass = P.sum(axis=0)  # M(z)
+    used = mass > 0
+    P = P[:, used]
+    cond = (onehot.T @ P) / mass[used]  # P(y | z), (K_target, K_source)
+    A = onehot.T @ (P / np.exp(log_pred)[:, None])
+    B = np.sum(cond * A, axis=0)
+    term = np.sum(P / mass[used] * (A[codes] - B), axis=1)
+    return score, (log_pred - score + term) / n
+
+
 def nce_score(source_labels, y):
     """NCE: negative conditional entropy of the target labels given source labels.
 
@@ -143,11 +176,31 @@ def nce_score(source_labels, y):
         z = np.argmax(check_embeddings(z, name="source_labels"), axis=1)
     _, z_codes = check_labels(z, name="source_labels")
     _, y_codes = check_labels(y, n_samples=z_codes.shape[0], name="y")
+    return _nce(y_codes, z_codes)[0]
+
+
+def _nce(y_codes, z_codes, influence=False):
+    """NCE of integer codes and, with ``influence=True``, each sample's influence
+    ``g_k = (log P(y_k | z_k) - NCE) / n`` (else ``None``): with sample weights NCE
+    is the weighted mean of :math:`\\log \\hat P(y_k \\mid z_k)`, and the
+    derivative through the weighted conditionals vanishes (their log-likelihood is
+    maximal)."""
     n = y_codes.shape[0]
     joint = np.zeros((y_codes.max() + 1, z_codes.max() + 1))
     np.add.at(joint, (y_codes, z_codes), 1.0 / n)
     p_z = joint.sum(axis=0, keepdims=True)
-    return float(np.sum(xlogy(joint, joint)) - np.sum(xlogy(p_z, p_z)))
+    score = float(np.sum(xlogy(joint, joint)) - np.sum(xlogy(p_z, p_z)))
+    if not influence:
+        return score, None
+    log_cond = np.log(joint[y_codes, z_codes] / p_z[0, z_codes])
+    return score, (log_cond - score) / n
+
+
+def _nce_influence(source_labels, y):
+    """:func:`nce_score` of hard source labels and each sample's influence."""
+    _, z_codes = check_labels(source_labels, name="source_labels")
+    _, y_codes = check_labels(y, n_samples=z_codes.shape[0], name="y")
+    return _nce(y_codes, z_codes, influence=True)
 
 
 def nleep_score(X, y, *, n_components_per_class=5, pca_variance=0.8,
