@@ -105,7 +105,7 @@ def _resampled_scores(est, Z, y, counts, seed):
     An estimator with ``point_terms_`` re-weights them with the bootstrap
     ``counts`` (one matrix-vector product): TR its per-point losses
     (transformations and plans fixed; no ``sign`` key, so negated), LogME, LEEP,
-    NCE, the H-score and the regularised H-score their influence terms, the first-order expansion
+    NCE, the H-score, the regularised H-score and GBC their influence terms, the first-order expansion
     ``T + sum_i (m_i - 1) g_i`` in the sample weights (the infinitesimal
     jackknife, Jaeckel 1972, Efron 1982; ``sign`` +1). Any other estimator is
     scored on half-samples drawn without replacement (the same draws for every
@@ -338,7 +338,7 @@ def rank_encoders(zoo, X, y=None, *, reference=None, scorer=None, n_jobs=None,
         ``tied_with_best`` (whether the interval of its paired difference to the
         first encoder contains 0), per score. TR re-weights its per-point terms with
         the fitted transformations kept (a matrix product: 200 resamples cost a
-        small fraction of the fit); LogME, LEEP, NCE, the H-score and its
+        small fraction of the fit); LogME, LEEP, NCE, GBC, the H-score and its
         regularised form re-weight the influence of each point on the score,
         computed in closed form at the fit (the infinitesimal jackknife: the
         resample's score to first order in its counts; as cheap as TR's); the

@@ -312,6 +312,7 @@ def _influence_scorers():
     rotation for the scores invariant to one, a permutation of the features (the
     source classes, for the scores of a source head) for the others."""
     from sklearn_taskrel.metrics import (
+        GBCScorer,
         HScoreScorer,
         LEEPScorer,
         LogMEScorer,
@@ -321,6 +322,7 @@ def _influence_scorers():
 
     return {"logme": (LogMEScorer(), "rotation"), "hscore": (HScoreScorer(), "rotation"),
             "regularized_hscore": (RegularizedHScoreScorer(), "rotation"),
+            "gbc": (GBCScorer(), "rotation"),  # spherical: invariant to a rotation
             "leep": (LEEPScorer(), "permutation"), "nce": (NCEScorer(), "permutation")}
 
 

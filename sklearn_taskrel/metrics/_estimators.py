@@ -5,6 +5,13 @@ embeddings), computes its score in :meth:`fit` (fitted attribute ``score_``) and
 recomputes it on new data in :meth:`score`. Greater is always better, so
 :class:`~sklearn.model_selection.GridSearchCV` over ``encoder`` ranks a zoo with
 any of them.
+
+LogME, LEEP, NCE, GBC, the H-score and the regularised H-score also keep, from
+:meth:`fit`, each sample's influence on the score (``point_terms_``), so that the
+bootstrap of :func:`~sklearn_taskrel.model_selection.rank_encoders` re-weights them
+instead of refitting (the infinitesimal jackknife); the others (N-LEEP, TransRate,
+SFDA, OT-NCE, ETran, k-NN accuracy, the linear probe) have no such terms and are
+recomputed there on half-samples.
 """
 
 import inspect
@@ -21,7 +28,7 @@ from sklearn_taskrel.encoders._extract import extract_embeddings
 from sklearn_taskrel.encoders._specs import build_encoder
 from sklearn_taskrel.metrics._common import softmax
 from sklearn_taskrel.metrics._etran import etran_score
-from sklearn_taskrel.metrics._gbc import GAUSSIANS, gbc_score
+from sklearn_taskrel.metrics._gbc import GAUSSIANS, _gbc, gbc_score
 from sklearn_taskrel.metrics._hscore import (
     _h_score,
     _regularized_h_score,
@@ -601,6 +608,7 @@ class GBCScorer(_TransferabilityScorer):
     Attributes
     ----------
     %(attributes)s
+    %(point_terms)s
 
     See Also
     --------
@@ -625,6 +633,12 @@ class GBCScorer(_TransferabilityScorer):
         "min_variance": (1e-4, [Interval(Real, 0, None, closed="neither")]),
     }
     _score_function = staticmethod(gbc_score)
+
+    def _fit_compute(self, Z, y, rng):
+        score, influence = _gbc(Z, y, gaussian=self.gaussian,
+                                min_variance=self.min_variance, influence=True)
+        self.point_terms_ = influence_point_terms(score, influence)
+        return score
 
 
 @_fill_doc

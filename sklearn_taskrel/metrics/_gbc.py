@@ -81,15 +81,33 @@ def gbc_score(X, y, *, gaussian="spherical", min_variance=1e-4):
     >>> round(gbc_score(X, y, gaussian="diagonal"), 4)
     -1.9911
     """
+    return _gbc(X, y, gaussian=gaussian, min_variance=min_variance)[0]
+
+
+def _gbc(X, y, *, gaussian="spherical", min_variance=1e-4, influence=False):
+    """GBC and, with ``influence=True``, each sample's influence ``g_i = dGBC/dw_i``
+    at unit weights (else ``None``).
+
+    With sample weights the class means and variances are weighted; sample ``i``
+    of class ``c`` moves them by :math:`\\partial\\mu_c/\\partial w_i =
+    (x_i - \\mu_c)/n_c` and :math:`\\partial v_c/\\partial w_i =
+    ((x_i - \\mu_c)^2 - v_c)/n_c` (per dimension; 0 where the floor holds; the
+    spherical variance is their mean), and GBC moves by the gradient of
+    :math:`-\\sum_{c \\ne c'} e^{-D_{cc'}}` in the class parameters: for
+    :math:`\\bar v = (v_c + v_{c'})/2`,
+    :math:`\\partial D_{cc'}/\\partial\\mu_c = (\\mu_c - \\mu_{c'})/(4\\bar v)` and
+    :math:`\\partial D_{cc'}/\\partial v_c = -(\\mu_c - \\mu_{c'})^2/(16\\bar v^2)
+    + 1/(4\\bar v) - 1/(4 v_c)`.
+    """
     if gaussian not in GAUSSIANS:
         raise ValueError(f"gaussian must be one of {GAUSSIANS}; got {gaussian!r}.")
     if not (np.isscalar(min_variance) and min_variance > 0):
         raise ValueError(f"min_variance must be a positive float; got {min_variance!r}.")
     X, codes, n_classes = check_features_and_labels(X, y)
     d = X.shape[1]
-    means, _ = class_means(X, codes, n_classes)
-    var, _ = class_means((X - means[codes]) ** 2, codes, n_classes)
-    var = np.maximum(var, min_variance)
+    means, counts = class_means(X, codes, n_classes)
+    raw_var, _ = class_means((X - means[codes]) ** 2, codes, n_classes)
+    var = np.maximum(raw_var, min_variance)
     if gaussian == "spherical":
         var = np.repeat(var.mean(axis=1, keepdims=True), d, axis=1)
     log_det = np.log(var).sum(axis=1)  # log det of each class covariance
@@ -100,4 +118,28 @@ def gbc_score(X, y, *, gaussian="spherical", min_variance=1e-4):
                 + 0.5 * (np.log(v_bar).sum(axis=1) - 0.5 * log_det[c] - 0.5 * log_det))
         dist[c] = np.inf
         total += np.sum(np.exp(-dist))
-    return float(-total)
+    score = float(-total)
+    if not influence:
+        return score, None
+    # Gradient of GBC in each class's mean and variance: every unordered pair is
+    # counted twice (D is symmetric), so d GBC / d theta_c = sum_c' 2 e^-D dD/dtheta_c.
+    grad_mean = np.zeros((n_classes, d))
+    grad_var = np.zeros((n_classes, d))
+    for c in range(n_classes):
+        v_bar = (var[c] + var) / 2
+        diff = means[c] - means
+        dist = (np.sum(diff**2 / v_bar, axis=1) / 8
+                + 0.5 * (np.log(v_bar).sum(axis=1) - 0.5 * log_det[c] - 0.5 * log_det))
+        dist[c] = np.inf
+        weight = 2 * np.exp(-dist)[:, None]
+        grad_mean[c] = np.sum(weight * diff / (4 * v_bar), axis=0)
+        grad_var[c] = np.sum(weight * (-diff**2 / (16 * v_bar**2) + 1 / (4 * v_bar)
+                                       - 1 / (4 * var[c])), axis=0)
+    centred = X - means[codes]
+    n_c = counts[codes][:, None]
+    d_var = np.where(raw_var[codes] > min_variance, (centred**2 - raw_var[codes]) / n_c, 0.0)
+    if gaussian == "spherical":  # one variance per class, the mean of the floored ones
+        d_var = np.repeat(d_var.mean(axis=1, keepdims=True), d, axis=1)
+    g = (np.sum(grad_mean[codes] * centred / n_c, axis=1)
+         + np.sum(grad_var[codes] * d_var, axis=1))
+    return score, g
