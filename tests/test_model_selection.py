@@ -379,6 +379,22 @@ def test_influence_bootstrap_separates_an_informative_encoder_from_noise(known_o
     assert row.loc["identity", "score_low"] > row.loc["unrelated", "score_high"]
 
 
+def test_influence_terms_that_are_not_finite_fall_back_to_half_samples(data):
+    from sklearn_taskrel._bootstrap import bootstrap_counts
+    from sklearn_taskrel.metrics import LogMEScorer, logme_score
+    from sklearn_taskrel.model_selection import _resampled_scores
+
+    Xr, yr, Xt, yt = data
+    Z = Xt.astype(np.float64)
+    est = LogMEScorer().fit(Z, yt)
+    counts = bootstrap_counts(len(yt), 5, 0)
+    est.point_terms_["value"][3] = np.nan
+    got = _resampled_scores(est, Z, yt, counts, seed=11)
+    keys = np.random.RandomState(11).random_sample((5, len(yt)))
+    halves = [np.sort(np.argsort(k)[:len(yt) // 2]) for k in keys]
+    assert_allclose(got, [logme_score(Z[h], yt[h]) for h in halves], rtol=1e-12)
+
+
 def test_bootstrap_works_for_any_metric_and_is_deterministic(data):
     """A score without influence terms (k-NN accuracy) is recomputed on half-samples."""
     from sklearn_taskrel.metrics import KNNAccuracyScorer
