@@ -9,8 +9,8 @@ transformations and plans kept fixed, a product of a ``(B, n)`` count matrix wit
 vector: the resampled mean of fixed per-point terms, the plug-in (delta-method)
 bootstrap of the estimate given the fit.
 
-LogME, LEEP, NCE, the H-score, the regularised H-score and GBC are not means of
-per-point terms, but each is a smooth function of sample weights ``w`` (all ones
+LogME, LEEP, NCE, the H-score, the regularised H-score, GBC and TransRate are not
+means of per-point terms, but each is a smooth function of sample weights ``w`` (all ones
 at the fit), and its derivative ``g_i = dT/dw_i`` there, the influence of point
 ``i``, comes in closed form from what the fit computed
 (:func:`influence_point_terms`). A resample with counts ``m_b`` is scored by the
@@ -19,10 +19,10 @@ first-order expansion ``T + sum_i (m_bi - 1) g_i``: the infinitesimal jackknife
 Plans*, ch. 6), whose bootstrap is the same matrix product as TR's. Its spread is
 the delta-method spread of the score; near a score's null, where the first-order
 term vanishes (a source head that says nothing about the target), it is too
-narrow. The other scores (N-LEEP, TransRate, SFDA, OT-NCE, ETran, k-NN accuracy
-and the linear probe: a mixture, a transport plan, a probe or a count of
-neighbours fitted inside them, a mean of the few lowest energies, or, for
-TransRate and SFDA, no closed-form derivative written yet) are recomputed on
+narrow. The other scores (N-LEEP, SFDA, OT-NCE, ETran, k-NN accuracy and the linear
+probe: a mixture, a transport plan, a probe or a count of neighbours fitted
+inside them, a mean of the few lowest energies, or, for SFDA, no closed-form
+derivative written yet) are recomputed on
 half-samples drawn without replacement, paired the same way (see
 :func:`sklearn_taskrel.model_selection.rank_encoders`).
 

@@ -102,16 +102,16 @@ def _zoo_items(zoo):
 def _resampled_scores(est, Z, y, counts, seed):
     """Scores of the fitted ``est`` on every resample of the target.
 
-    An estimator with ``point_terms_`` re-weights them with the bootstrap
-    ``counts`` (one matrix-vector product): TR its per-point losses
-    (transformations and plans fixed; no ``sign`` key, so negated), LogME, LEEP,
-    NCE, the H-score, the regularised H-score and GBC their influence terms, the first-order expansion
-    ``T + sum_i (m_i - 1) g_i`` in the sample weights (the infinitesimal
-    jackknife, Jaeckel 1972, Efron 1982; ``sign`` +1). Any other estimator is
-    scored on half-samples drawn without replacement (the same draws for every
-    encoder): a score that is not a mean of per-point terms would count a
-    duplicated point twice, and the spread of half-sample scores around the
-    full-sample score matches its sampling spread (the delete-``n/2`` jackknife).
+    An estimator with ``point_terms_`` re-weights them with the bootstrap ``counts``
+    (one matrix-vector product): TR its per-point losses (transformations and plans
+    fixed; no ``sign`` key, so negated), LogME, LEEP, NCE, GBC, TransRate, the
+    H-score and the regularised H-score their influence terms, the first-order
+    expansion ``T + sum_i (m_i - 1) g_i`` in the sample weights (the infinitesimal
+    jackknife, Jaeckel 1972, Efron 1982; ``sign`` +1). Any other estimator is scored
+    on half-samples drawn without replacement (the same draws for every encoder): a
+    score that is not a mean of per-point terms would count a duplicated point
+    twice, and the spread of half-sample scores around the full-sample score matches
+    its sampling spread (the delete-``n/2`` jackknife).
     """
     terms = getattr(est, "point_terms_", None)
     if terms is not None and not ("sign" in terms
@@ -340,8 +340,8 @@ def rank_encoders(zoo, X, y=None, *, reference=None, scorer=None, n_jobs=None,
         ``tied_with_best`` (whether the interval of its paired difference to the
         first encoder contains 0), per score. TR re-weights its per-point terms with
         the fitted transformations kept (a matrix product: 200 resamples cost a
-        small fraction of the fit); LogME, LEEP, NCE, GBC, the H-score and its
-        regularised form re-weight the influence of each point on the score,
+        small fraction of the fit); LogME, LEEP, NCE, GBC, TransRate, the H-score
+        and its regularised form re-weight the influence of each point on the score,
         computed in closed form at the fit (the infinitesimal jackknife: the
         resample's score to first order in its counts; as cheap as TR's); the
         other scores are recomputed on half-samples drawn without replacement (a

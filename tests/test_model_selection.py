@@ -318,11 +318,13 @@ def _influence_scorers():
         LogMEScorer,
         NCEScorer,
         RegularizedHScoreScorer,
+        TransRateScorer,
     )
 
     return {"logme": (LogMEScorer(), "rotation"), "hscore": (HScoreScorer(), "rotation"),
             "regularized_hscore": (RegularizedHScoreScorer(), "rotation"),
             "gbc": (GBCScorer(), "rotation"),  # spherical: invariant to a rotation
+            "transrate": (TransRateScorer(), "rotation"),
             "leep": (LEEPScorer(), "permutation"), "nce": (NCEScorer(), "permutation")}
 
 

@@ -6,12 +6,12 @@ recomputes it on new data in :meth:`score`. Greater is always better, so
 :class:`~sklearn.model_selection.GridSearchCV` over ``encoder`` ranks a zoo with
 any of them.
 
-LogME, LEEP, NCE, GBC, the H-score and the regularised H-score also keep, from
-:meth:`fit`, each sample's influence on the score (``point_terms_``), so that the
-bootstrap of :func:`~sklearn_taskrel.model_selection.rank_encoders` re-weights them
-instead of refitting (the infinitesimal jackknife); the others (N-LEEP, TransRate,
-SFDA, OT-NCE, ETran, k-NN accuracy, the linear probe) have no such terms and are
-recomputed there on half-samples.
+LogME, LEEP, NCE, GBC, TransRate, the H-score and the regularised H-score also
+keep, from :meth:`fit`, each sample's influence on the score (``point_terms_``),
+so that the bootstrap of :func:`~sklearn_taskrel.model_selection.rank_encoders`
+re-weights them instead of refitting (the infinitesimal jackknife); the others
+(N-LEEP, SFDA, OT-NCE, ETran, k-NN accuracy, the linear probe) have no such terms
+and are recomputed there on half-samples.
 """
 
 import inspect
@@ -46,7 +46,7 @@ from sklearn_taskrel.metrics._logme import _logme
 from sklearn_taskrel.metrics._otce import ot_label_coupling_terms
 from sklearn_taskrel.metrics._probe import _linear_probe, knn_accuracy_score
 from sklearn_taskrel.metrics._sfda import sfda_score
-from sklearn_taskrel.metrics._transrate import transrate_score
+from sklearn_taskrel.metrics._transrate import _transrate, transrate_score
 from sklearn_taskrel.utils._compat import Interval, StrOptions, _fit_context
 from sklearn_taskrel.utils._device import resolve_device
 from sklearn_taskrel.utils._validation import check_embeddings
@@ -657,6 +657,7 @@ class TransRateScorer(_TransferabilityScorer):
     Attributes
     ----------
     %(attributes)s
+    %(point_terms)s
 
     See Also
     --------
@@ -670,6 +671,11 @@ class TransRateScorer(_TransferabilityScorer):
     _example_score = 0.4822
     _parameters = {"eps": (1e-4, [Interval(Real, 0, None, closed="neither")])}
     _score_function = staticmethod(transrate_score)
+
+    def _fit_compute(self, Z, y, rng):
+        score, influence = _transrate(Z, y, eps=self.eps, influence=True)
+        self.point_terms_ = influence_point_terms(score, influence)
+        return score
 
 
 @_fill_doc
