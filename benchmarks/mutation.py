@@ -29,7 +29,9 @@ from pathlib import Path
 
 from _common import RESULTS, ROOT, write_json
 
-#: module (under sklearn_taskrel/) -> the fast test modules that cover it
+#: the influence terms of the metrics (issue 16) are checked in test_bootstrap.py
+_BOOT = "tests/test_bootstrap.py::"
+#: module (under sklearn_taskrel/) -> the fast test modules (or test nodes) that cover it
 MODULES = {
     "transport/_assignment": ["tests/test_transport.py"],
     "transport/_classwise": ["tests/test_transport.py"],
@@ -41,16 +43,23 @@ MODULES = {
     "transport/_solver": ["tests/test_estimator.py", "tests/test_value_fixture.py"],
     "_head": ["tests/test_head.py"],
     "_estimator": ["tests/test_estimator.py"],
-    "metrics/_logme": ["tests/test_metrics.py"],
-    "metrics/_leep": ["tests/test_metrics.py"],
-    "metrics/_hscore": ["tests/test_metrics.py"],
+    "metrics/_logme": ["tests/test_metrics.py",
+                       _BOOT + "test_logme_influence_equals_finite_differences_of_the_weighted_evidence"],
+    "metrics/_leep": ["tests/test_metrics.py",
+                      _BOOT + "test_leep_and_nce_influence_equal_finite_differences_of_the_weighted_score"],
+    "metrics/_hscore": ["tests/test_metrics.py",
+                        _BOOT + "test_h_score_influence_equals_finite_differences_of_the_weighted_score",
+                        _BOOT + "test_h_score_influence_is_zero_when_the_score_is_saturated",
+                        _BOOT + "test_regularized_h_score_influence_equals_finite_differences"],
     "metrics/_sfda": ["tests/test_metrics.py"],
-    "metrics/_gbc": ["tests/test_metrics.py"],
+    "metrics/_gbc": ["tests/test_metrics.py",
+                     _BOOT + "test_gbc_influence_equals_finite_differences_of_the_weighted_score"],
     "metrics/_transrate": ["tests/test_metrics.py"],
     "metrics/_etran": ["tests/test_metrics.py"],
     "metrics/_otce": ["tests/test_metrics.py"],
     "metrics/_probe": ["tests/test_metrics.py"],
     "metrics/_estimators": ["tests/test_metrics_estimators.py"],
+    "metrics/_common": ["tests/test_metrics.py"],
 }
 EQUIVALENT = Path(__file__).resolve().parent / "mutation_equivalent.txt"
 

@@ -496,3 +496,652 @@ def test_errors_name_the_parameter(call, match):
     X, y = _toy()
     with pytest.raises((ValueError, TypeError), match=match):
         call(X, y)
+
+
+# --------------------------------------------------------------------------- issue 19:
+# mutation testing. Each test recomputes its value by another route (a formula written
+# here, counting, or the scikit-learn pieces assembled by hand).
+
+
+def _nce_by_counting(z, y):
+    """-H(Y | Z) from the counts of (z, y) pairs, with plain Python loops."""
+    n = len(y)
+    pairs, zs = {}, {}
+    for a, b in zip(z, y):
+        pairs[a, b] = pairs.get((a, b), 0) + 1
+        zs[a] = zs.get(a, 0) + 1
+    return sum(c / n * np.log(c / zs[a]) for (a, _), c in pairs.items())
+
+
+def _leep_by_loops(P, y):
+    """LEEP with explicit sums over samples, classes and source classes."""
+    classes = sorted(set(y))
+    n, k = P.shape
+    joint = {(c, z): sum(P[i, z] for i in range(n) if y[i] == c) / n
+             for c in classes for z in range(k)}
+    mass = {z: sum(joint[c, z] for c in classes) for z in range(k)}
+    return float(np.mean([np.log(sum(joint[y[i], z] / mass[z] * P[i, z]
+                                     for z in range(k) if mass[z] > 0)) for i in range(n)]))
+
+
+def _nleep_by_hand(X, y, n_per_class, pca, seed):
+    """N-LEEP from scikit-learn's PCA and GaussianMixture on lexicographically sorted rows."""
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    order = sorted(range(len(y)), key=lambda i: tuple(X[i]))
+    X, y = X[order], np.asarray(y)[order]
+    Z = PCA(n_components=pca, svd_solver="full").fit_transform(X)
+    k = min(n_per_class * len(set(y.tolist())), len(y))
+    P = GaussianMixture(n_components=k, random_state=seed).fit(Z).predict_proba(Z)
+    return _leep_by_loops(P, y.tolist())
+
+
+def test_leep_and_nce_against_loops():
+    rng = np.random.RandomState(5)
+    y = rng.randint(0, 3, size=30)
+    P = softmax(rng.normal(size=(30, 4)) + 2 * np.eye(4)[y], axis=1)
+    assert leep_score(P, y) == pytest.approx(_leep_by_loops(P, y.tolist()), rel=1e-12)
+    z = rng.randint(0, 5, size=30)
+    assert nce_score(z, y) == pytest.approx(_nce_by_counting(z, y), rel=1e-12)
+    # two source classes: the argmax of each row of a 2-column matrix
+    assert nce_score(P[:, :2], y) == pytest.approx(
+        _nce_by_counting((P[:, 1] > P[:, 0]).tolist(), y), rel=1e-12)
+
+
+def test_nce_reads_a_column_of_source_labels_as_labels():
+    y = np.array([0, 0, 1, 1, 2, 2, 2])
+    z = np.array([5.0, 5.0, 3.0, 3.0, 3.0, 7.0, 7.0])
+    with pytest.warns(UserWarning, match=r"column-vector source_labels was passed"):
+        value = nce_score(z[:, None], y)
+    assert value == pytest.approx(_nce_by_counting(z, y), rel=1e-12)
+    assert value > _nce_by_counting(np.zeros(7), y) + 0.1  # not the argmax (always 0)
+
+
+def test_nce_takes_tensors_that_require_grad():
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, size=20)
+    logits = rng.normal(size=(20, 4)) + 3 * np.eye(4)[y]
+    t = torch.tensor(logits, requires_grad=True)
+    assert nce_score(t, y) == pytest.approx(_nce_by_counting(logits.argmax(1), y), rel=1e-12)
+    labels = torch.tensor(logits.argmax(1))
+    assert nce_score(labels, y) == pytest.approx(_nce_by_counting(logits.argmax(1), y),
+                                                 rel=1e-12)
+
+
+def test_nce_converts_only_objects_with_both_detach_and_cpu():
+    class Labels:  # an array-like that happens to have a .detach attribute
+        def __init__(self, a):
+            self.a = np.asarray(a)
+            self.detach = None
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+    y = np.array([0, 0, 1, 1, 1])
+    z = np.array([1, 1, 2, 2, 1])
+    assert nce_score(Labels(z), y) == pytest.approx(_nce_by_counting(z, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: leep_score(np.full((3, 2), 0.5), [0.0, np.nan, 1.0]), r"^y contains NaN"),
+    (lambda: nce_score([0, 1, 1], [0.0, np.nan, 1.0]), r"^y contains NaN"),
+    (lambda: nce_score([0.0, np.nan, 1.0], [0, 1, 1]), r"^source_labels contains NaN"),
+    (lambda: nce_score(np.array([[0.2, np.nan], [0.5, 0.5]]), [0, 1]),
+     r"\bsource_labels\b"),
+    (lambda: nce_score([0, 1, 1, 0], [0, 1, 1]), r"^y has 3 labels but X has 4 samples"),
+    (lambda: nleep_score(np.eye(4), [0, 0, 1, 1], n_components_per_class=0),
+     r"^n_components_per_class must be an int"),
+])
+def test_leep_family_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("pca_variance", [1.5, 1.0, 0.0, -0.5, True, 2.5,
+                                          __import__("decimal").Decimal("0.5")])
+def test_nleep_rejects_pca_variance_outside_its_domain(pca_variance):
+    X, y = _toy(n_per_class=10)
+    with pytest.raises(ValueError, match=r"^pca_variance must be a float in \(0, 1\)"):
+        nleep_score(X, y, pca_variance=pca_variance, random_state=0)
+
+
+@pytest.mark.parametrize("n_per_class, n_features, n_per_comp, pca", [
+    (20, 5, 2, 0.6),    # a fraction of the variance
+    (20, 5, 1, 3),      # a number of components below n and d
+    (20, 5, 1, 1),      # the smallest count
+    (20, 5, 1, 10),     # capped at d
+    (2, 20, 1, 10),     # capped at n
+])
+def test_nleep_equals_pca_and_mixture_by_hand(n_per_class, n_features, n_per_comp, pca):
+    X, y = _toy(n_per_class=n_per_class, n_classes=3, n_features=n_features, seed=4)
+    expected = _nleep_by_hand(X, y, n_per_comp, min(pca, len(y), n_features)
+                              if isinstance(pca, int) else pca, seed=0)
+    assert nleep_score(X, y, n_components_per_class=n_per_comp, pca_variance=pca,
+                       random_state=0) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_nleep_defaults_are_five_components_per_class_and_80_percent_variance():
+    X, y = _toy(n_per_class=15, n_features=6, seed=2)
+    assert nleep_score(X, y, random_state=0) == pytest.approx(
+        _nleep_by_hand(X, y, 5, 0.8, seed=0), rel=1e-9)
+
+
+def test_nleep_warns_only_above_one_component_per_sample():
+    X, y = _toy(n_per_class=3, n_classes=2, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 6 components for 6 samples: no warning
+        value = nleep_score(X, y, n_components_per_class=3, random_state=0)
+    assert value == pytest.approx(_nleep_by_hand(X, y, 3, 0.8, seed=0), rel=1e-9, abs=1e-12)
+    with pytest.warns(DegenerateTaskWarning, match="only 6 samples"):
+        nleep_score(X, y, n_components_per_class=4, random_state=0)
+
+
+def _h_score_by_svd(X, y, rcond):
+    """tr(cov(f)^+ cov(g)), with the pseudo-inverse from an SVD cut at rcond * s_max."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    n = len(y)
+    Xc = X - X.mean(axis=0)
+    cov_f = Xc.T @ Xc / n
+    G = np.zeros_like(Xc)
+    for c in np.unique(y):
+        G[y == c] = Xc[y == c].mean(axis=0)
+    cov_g = G.T @ G / n
+    U, s, Vt = np.linalg.svd(cov_f)
+    keep = s > rcond * s.max()
+    pinv = (Vt[keep].T / s[keep]) @ U[:, keep].T
+    return float(np.trace(pinv @ cov_g))
+
+
+def _regularized_h_by_ledoit_wolf(X, y):
+    """tr(Sigma_alpha^-1 (1 - alpha) cov(g)) with scikit-learn's Ledoit-Wolf estimate."""
+    from sklearn.covariance import ledoit_wolf
+
+    y = np.asarray(y)
+    sigma, alpha = ledoit_wolf(X)
+    Xc = X - X.mean(axis=0)
+    G = np.zeros_like(Xc)
+    for c in np.unique(y):
+        G[y == c] = Xc[y == c].mean(axis=0)
+    return float(np.trace(np.linalg.solve(sigma, (1 - alpha) * G.T @ G / len(y))))
+
+
+@pytest.mark.parametrize("n, d", [(30, 6), (12, 20)])
+def test_h_score_rcond_cuts_the_small_eigenvalues(n, d):
+    rng = np.random.RandomState(d)
+    X = rng.normal(size=(n, d)) * np.logspace(0, -2, d)  # variances from 1 to 1e-4
+    y = np.arange(n) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateTaskWarning)
+        for rcond in (1e-3, 0.05, 0.5):
+            expected = _h_score_by_svd(X, y, rcond)
+            assert h_score(X, y, rcond=rcond) == pytest.approx(expected, rel=1e-9)
+        assert h_score(X, y, rcond=0.05) < h_score(X, y) - 1e-3
+
+
+@pytest.mark.parametrize("n, d", [(30, 4), (5, 8), (6, 6)])
+def test_h_scores_are_scale_free_down_to_tiny_features(n, d):
+    X, y = _toy(n_per_class=n // 3 + 1, n_classes=3, n_features=d, seed=n)
+    X, y = X[:n], y[:n]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateTaskWarning)
+        expected = _h_score_by_svd(X, y, max(n, d) * np.finfo(float).eps)
+        for scale in (1.0, 1e-9):
+            assert h_score(scale * X, y) == pytest.approx(expected, rel=1e-7)
+    assert regularized_h_score(1e-9 * X, y) == pytest.approx(
+        _regularized_h_by_ledoit_wolf(X, y), rel=1e-7)
+
+
+@pytest.mark.parametrize("n, d", [(12, 3), (4, 9), (1, 1), (1, 3)])
+def test_h_scores_of_constant_features_are_zero(n, d):
+    X = np.tile(np.arange(1.0, d + 1), (n, 1))  # no variance at all
+    y = np.arange(n) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert h_score(X, y) == 0.0
+        assert regularized_h_score(X, y) == 0.0
+
+
+@pytest.mark.parametrize("n, d", [(20, 3), (9, 9), (9, 10), (10, 9), (6, 20)])
+def test_regularized_h_score_equals_the_ledoit_wolf_formula(n, d):
+    rng = np.random.RandomState(n * d)
+    y = np.arange(n) % 3
+    X = rng.normal(size=(n, d)) + 1.5 * rng.normal(size=(3, d))[y]
+    assert regularized_h_score(X, y) == pytest.approx(_regularized_h_by_ledoit_wolf(X, y),
+                                                      rel=1e-9)
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_ledoit_wolf_shrinkage_in_one_and_two_dimensions(d):
+    X = np.random.RandomState(d).normal(size=(25, d)) * [1.0, 3.0][:d]
+    Xc = X - X.mean(axis=0)
+    assert ledoit_wolf_shrinkage_gram(Xc, Xc.T @ Xc) == pytest.approx(
+        ledoit_wolf_shrinkage(X), abs=1e-12)
+    assert ledoit_wolf_shrinkage(X) == 0.0 if d == 1 else ledoit_wolf_shrinkage(X) > 0
+
+
+def test_ledoit_wolf_shrinkage_of_an_isotropic_sample_is_zero():
+    # cov = I / 2 exactly: the target mu I is the sample covariance, beta = delta = 0
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    assert ledoit_wolf_shrinkage(X) == 0.0
+    assert ledoit_wolf_shrinkage_gram(X, X.T @ X) == 0.0
+    y = [0, 0, 1, 1]
+    assert regularized_h_score(X, y) == pytest.approx(_h_score_by_svd(X, y, 1e-12), rel=1e-12)
+
+
+def test_h_score_warns_only_when_any_labelling_gives_k_minus_one():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10, 8))  # rank 8 = n - 2: informative
+    y = np.arange(10) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert h_score(X, y) == pytest.approx(_h_score_by_svd(X, y, 1e-12), rel=1e-9)
+        # one class of n <= d samples: 0, and nothing to warn about
+        assert h_score(X[:5], np.zeros(5)) == pytest.approx(0.0, abs=1e-12)
+    with pytest.warns(DegenerateTaskWarning, match=r"equals n_classes - 1 = 1 for"):
+        assert h_score(X[:6], [0, 1, 0, 1, 0, 1]) == pytest.approx(1.0, abs=1e-9)
+    with pytest.warns(DegenerateTaskWarning,
+                      match=r"rank 4 = n_samples - 1 \(n_samples=5, n_features=8\): the "
+                            r"H-score equals n_classes - 1 = 2 for any labelling\. Use "
+                            r"regularized_h_score for small samples\.$"):
+        assert h_score(X[:5], [0, 1, 2, 0, 1]) == pytest.approx(2.0, abs=1e-9)
+
+
+def _sfda_by_formula(X, y, shrinkage):
+    """SFDA from its definition, with explicit inverses and per-class loops."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    classes = np.unique(y)
+    n, d = X.shape
+
+    def fisher(X, lam):
+        means = np.array([X[y == c].mean(axis=0) for c in classes])
+        Sw = sum(np.cov(X[y == c].T, bias=True).reshape(d, d) * np.mean(y == c)
+                 for c in classes)
+        if lam == "auto":
+            lam = max(np.exp(-5.0 * np.linalg.eigvalsh(Sw).max()), 1e-10)
+        S = (1 - lam) * Sw + lam * np.trace(Sw) / d * np.eye(d)
+        S_inv = np.linalg.pinv(S)
+        logits = np.array([[x @ S_inv @ m - 0.5 * m @ S_inv @ m + np.log(np.mean(y == c))
+                            for c, m in zip(classes, means)] for x in X])
+        return softmax(logits, axis=1), means, lam
+
+    idx = np.searchsorted(classes, y)
+    proba, means, lam = fisher(X, shrinkage)
+    q = softmax(proba, axis=1)[np.arange(n), idx]
+    others = np.array([(means.sum(axis=0) - means[k]) / (len(classes) - 1) for k in idx])
+    mixed = q[:, None] * X + (1 - q[:, None]) * others
+    proba, _, _ = fisher(mixed, lam)
+    return float(np.mean(proba[np.arange(n), idx]))
+
+
+@pytest.mark.parametrize("scale, shrinkage", [(0.3, "auto"), (1.0, "auto"), (1.0, 0.0),
+                                              (1.0, 1.0), (1.0, 0.3)])
+def test_sfda_equals_its_definition(scale, shrinkage):
+    X, y = _toy(n_per_class=12, n_classes=3, n_features=4, shift=1.0, seed=7)
+    X = scale * X  # scale 0.3: lambda_max(Sw) < 1, so the auto shrinkage exceeds 1e-10
+    assert sfda_score(X, y, shrinkage=shrinkage) == pytest.approx(
+        _sfda_by_formula(X, y, shrinkage), rel=1e-9)
+
+
+def test_sfda_without_shrinkage_on_a_constant_feature_uses_least_squares():
+    # the within-class covariance is exactly singular: no Cholesky factor exists
+    X, y = _toy(n_per_class=12, n_classes=3, n_features=4, shift=1.0, seed=8)
+    X[:, 2] = 3.0
+    assert sfda_score(X, y, shrinkage=0.0) == pytest.approx(
+        _sfda_by_formula(X, y, 0.0), rel=1e-9)
+
+
+@pytest.mark.parametrize("d", [1, 5, 301])
+def test_sfda_largest_eigenvalue_against_a_full_decomposition(d):
+    from sklearn_taskrel.metrics._sfda import _largest_eigenvalue
+
+    rng = np.random.RandomState(d)
+    A = rng.normal(size=(d, d + 3))
+    S = A @ A.T / d
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a scalar, not a one-element array
+        value = _largest_eigenvalue(S)
+    assert value == pytest.approx(np.linalg.eigvalsh(S)[-1], rel=1e-10)
+
+
+@pytest.mark.parametrize("n, n_classes, n_features, n_constant, warns", [
+    (60, 3, 5, 0, False),    # n - K = 57 >= 5
+    (10, 2, 12, 8, False),   # 4 varying features: constant ones do not count
+    (10, 2, 8, 0, False),    # n - K = 8 = number of varying features
+    (10, 2, 9, 0, True),     # one more feature: singular
+])
+def test_sfda_warns_exactly_when_the_within_class_covariance_is_singular(
+        n, n_classes, n_features, n_constant, warns):
+    rng = np.random.RandomState(n_features)
+    y = np.arange(n) % n_classes
+    X = 0.1 * rng.normal(size=(n, n_features))  # ranges below 1 still vary
+    X[:, n_features - n_constant:] = 2.0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        sfda_score(X, y)
+    degenerate = [w for w in record if issubclass(w.category, DegenerateTaskWarning)]
+    assert len(degenerate) == int(warns)
+    if warns:
+        assert str(degenerate[0].message) == (
+            f"SFDA on {n} samples of {n_classes} classes with {n_features} non-constant "
+            "features: the within-class covariance is singular, the classes are "
+            "separable in the sample and the score saturates near 1.")
+
+
+def _etran_by_sorting(X, fraction):
+    """Mean of the floor(fraction * n) (at least 1) smallest log-sum-exp of the rows."""
+    X = np.asarray(X, dtype=np.float64)
+    lse = sorted(float(np.log(np.sum(np.exp(row - row.max()))) + row.max()) for row in X)
+    m = max(1, int(fraction * len(lse) + 1e-9))
+    return float(np.mean(lse[:m]))
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.3, 0.5, 1.0])
+def test_etran_averages_the_lowest_energies(fraction):
+    rng = np.random.RandomState(int(100 * fraction))
+    for n in (7, 20, 40):
+        X = rng.normal(size=(n, 3)) * 3
+        assert etran_score(X, fraction=fraction) == pytest.approx(
+            _etran_by_sorting(X, fraction), rel=1e-12)
+
+
+def test_etran_on_torch_tensors_validates_like_arrays():
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    t = torch.from_numpy(X)
+    y_cont = rng.normal(size=40)  # continuous targets are accepted (label-free score)
+    for fraction in (0.005, 0.5):
+        expected = _etran_by_sorting(X, fraction)
+        assert etran_score(t, y_cont, fraction=fraction) == pytest.approx(expected, rel=1e-12)
+        assert etran_score(X, y_cont, fraction=fraction) == pytest.approx(expected, rel=1e-12)
+    assert etran_score(t[:1], fraction=0.5) == pytest.approx(_etran_by_sorting(X[:1], 1.0))
+    for data in (t, X):
+        with pytest.raises(ValueError, match=r"^y has 39 labels but X has 40 samples"):
+            etran_score(data, y_cont[:-1])
+    with pytest.raises(ValueError, match=r"^X is empty: at least one sample is required\.$"):
+        etran_score(t[:0])
+    bad = t.clone()
+    bad[3, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity\.$"):
+        etran_score(bad)
+    bad_np = X.copy()
+    bad_np[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"\bX contains infinity"):
+        etran_score(bad_np)
+
+
+def test_etran_reads_array_likes_without_ndim_through_numpy():
+    class Features:  # has .detach and .device but is no tensor (no .ndim)
+        detach = device = None
+
+        def __init__(self, a):
+            self.a = a
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+    X = np.random.RandomState(1).normal(size=(10, 4))
+    assert etran_score(Features(X), fraction=0.3) == pytest.approx(
+        _etran_by_sorting(X, 0.3), rel=1e-12)
+
+
+@pytest.mark.parametrize("fraction", [1.5, 2.0, 0.0])
+def test_etran_rejects_fractions_outside_the_unit_interval(fraction):
+    with pytest.raises(ValueError, match="fraction must be a float in"):
+        etran_score(np.eye(3), fraction=fraction)
+
+
+def _ot_nce_by_hand(X, y, Xs, ys, max_samples=None, seed=None):
+    """W and H(Y | Y_source) from POT's emd on the (subsampled) samples, joint by loops."""
+    import ot
+
+    X, Xs = np.asarray(X, dtype=float), np.asarray(Xs, dtype=float)
+    y, ys = np.asarray(y), np.asarray(ys)
+    if max_samples is not None:
+        rng = np.random.RandomState(seed)
+        o, os_ = np.lexsort(X.T[::-1]), np.lexsort(Xs.T[::-1])
+        X, y, Xs, ys = X[o], y[o], Xs[os_], ys[os_]
+        if len(X) > max_samples:
+            keep = np.sort(rng.choice(len(X), max_samples, replace=False))
+            X, y = X[keep], y[keep]
+        if len(Xs) > max_samples:
+            keep = np.sort(rng.choice(len(Xs), max_samples, replace=False))
+            Xs, ys = Xs[keep], ys[keep]
+    cost = ((Xs[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    plan = ot.emd(np.full(len(Xs), 1 / len(Xs)), np.full(len(X), 1 / len(X)), cost)
+    joint, p_s = {}, {}
+    for i in range(len(Xs)):
+        for j in range(len(X)):
+            joint[ys[i], y[j]] = joint.get((ys[i], y[j]), 0.0) + plan[i, j]
+            p_s[ys[i]] = p_s.get(ys[i], 0.0) + plan[i, j]
+    H = -sum(p * np.log(p / p_s[a]) for (a, _), p in joint.items() if p > 0)
+    return float(np.sum(plan * cost)), H
+
+
+@pytest.mark.parametrize("n, n_source, max_samples", [(30, 24, 10), (10, 24, 10),
+                                                      (30, 10, 10), (30, 24, None)])
+def test_ot_nce_subsampling_by_hand(n, n_source, max_samples):
+    X, y = _toy(n_per_class=10, n_features=3, seed=2)
+    Xs, ys = _toy(n_per_class=8, n_features=3, seed=3)
+    X, y, Xs, ys = X[:n], y[:n], Xs[:n_source], ys[:n_source]
+    W, H = _ot_nce_by_hand(X, y, Xs, ys, max_samples, seed=4)
+    terms = ot_label_coupling_terms(X, y, Xs, ys, max_samples=max_samples, random_state=4)
+    assert terms == pytest.approx((W, H), rel=1e-9, abs=1e-12)
+    assert ot_nce_score(X, y, Xs, ys, max_samples=max_samples, random_state=4) == \
+        pytest.approx(-H, rel=1e-9, abs=1e-12)
+
+
+def test_ot_nce_takes_two_samples_per_side_at_least():
+    X, y = _toy(n_per_class=4, n_features=2)
+    W, H = _ot_nce_by_hand(X, y, X[::-1], y[::-1], 2, seed=0)
+    assert ot_nce_score(X, y, X[::-1], y[::-1], max_samples=2, random_state=0) == \
+        pytest.approx(-H, abs=1e-12)
+    with pytest.raises(ValueError, match=r"^max_samples must be an int >= 2; got 1"):
+        ot_nce_score(X, y, X, y, max_samples=1)
+
+
+@pytest.mark.filterwarnings("ignore:numItermax reached:UserWarning")
+def test_ot_nce_passes_max_iter_to_the_network_simplex():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _toy(n_per_class=10, n_features=3)
+    Xs, ys = _toy(n_per_class=10, n_features=3, seed=1)
+    with pytest.warns(ConvergenceWarning):
+        ot_nce_score(X, y, Xs, ys, max_iter=1)
+    with pytest.warns(ConvergenceWarning):
+        ot_label_coupling_terms(X, y, Xs, ys, max_iter=1)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda X, y: ot_nce_score(X, y, np.where(X > 1, np.nan, X), y), r"\bX_source\b"),
+    (lambda X, y: ot_nce_score(X, y, X, np.where(y > 1, np.nan, y)),
+     r"^y_source contains NaN"),
+    (lambda X, y: ot_nce_score(X, y, X, y, max_iter=0), r"^max_iter must be an int >= 1"),
+])
+def test_ot_nce_errors_name_the_source_arguments(call, match):
+    X, y = _toy(n_features=3)
+    with pytest.raises(ValueError, match=match):
+        call(X, y.astype(float))
+
+
+@pytest.mark.parametrize("min_variance", [0, 0.0, -1e-4])
+def test_gbc_rejects_a_non_positive_variance_floor(min_variance):
+    X, y = _toy()
+    with pytest.raises((ValueError, TypeError),
+                       match=r"^min_variance must be a positive float; got"):
+        gbc_score(X, y, min_variance=min_variance)
+
+
+def _coding_rate_by_svd(Z, eps):
+    s = np.linalg.svd(Z, compute_uv=False)
+    return 0.5 * float(np.sum(np.log1p(s**2 / (Z.shape[0] * eps))))
+
+
+def _transrate_by_svd(X, y, eps):
+    Z = X - X.mean(axis=0)
+    y = np.asarray(y)
+    return _coding_rate_by_svd(Z, eps) - sum(
+        np.mean(y == c) * _coding_rate_by_svd(Z[y == c], eps) for c in np.unique(y))
+
+
+@pytest.mark.parametrize("eps", [1e-4, 1e-30])
+def test_transrate_codes_through_the_smaller_gram_matrix(eps):
+    # n > d globally and one class of 3 < d samples: with a tiny eps, the zero
+    # eigenvalues of the larger Gram matrix (rounded to +-1e-15) would count
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [34, 3, 3])
+    X = rng.normal(size=(40, 5)) + rng.normal(size=(3, 5))[y]
+    assert transrate_score(X, y, eps=eps) == pytest.approx(_transrate_by_svd(X, y, eps),
+                                                           rel=1e-9)
+
+
+def test_transrate_is_finite_for_a_tiny_eps_on_repeated_rows():
+    # repeated rows: exactly singular Gram matrices, whose zero eigenvalues may round
+    # below 0; clipped, they add log1p(0) = 0, and the value is the SVD's
+    rng = np.random.RandomState(3)
+    y = np.repeat([0, 1], 6)
+    X = np.repeat(rng.normal(size=(4, 8)), 3, axis=0)
+    for eps in (1e-20, 1e-25, 1e-30):
+        assert np.isfinite(transrate_score(X, y, eps=eps))
+
+
+def _knn_by_brute_force(X, y, k, metric="euclidean"):
+    """Leave-one-out k-NN accuracy from the full distance matrix (ties: smallest label)."""
+    from scipy.spatial.distance import cdist
+
+    D = cdist(X, X, metric={"manhattan": "cityblock"}.get(metric, metric))
+    np.fill_diagonal(D, np.inf)
+    y = np.asarray(y)
+    labels = np.unique(y)
+    hits = 0
+    for i in range(len(y)):
+        nearest = np.argsort(D[i], kind="stable")[:k]
+        votes = [np.sum(y[nearest] == c) for c in labels]
+        hits += labels[int(np.argmax(votes))] == y[i]
+    return hits / len(y)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+def test_knn_accuracy_by_brute_force(metric):
+    X, y = _toy(n_per_class=12, shift=0.8, seed=3)
+    X = X + np.array([5.0, 0, 0, 0, 0])  # cosine and euclidean neighbours differ
+    for k in (1, 4, 7):
+        assert knn_accuracy_score(X, y, n_neighbors=k, metric=metric) == pytest.approx(
+            _knn_by_brute_force(X, y, k, metric), abs=1e-12)
+
+
+def test_knn_accuracy_caps_the_neighbours_at_n_minus_one():
+    X = np.array([[0.0], [0.3], [1.0], [1.2], [5.0], [5.1], [5.3], [9.0]])
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # n_neighbors = n - 1: no cap, no warning
+        assert knn_accuracy_score(X, y, n_neighbors=7) == _knn_by_brute_force(X, y, 7)
+    for k in (8, 10):
+        with pytest.warns(DegenerateTaskWarning,
+                          match=rf"^n_neighbors={k} is larger than n_samples - 1 = 7; "
+                                r"using 7\.$"):
+            assert knn_accuracy_score(X, y, n_neighbors=k) == _knn_by_brute_force(X, y, 7)
+    assert knn_accuracy_score(X[:2], [0, 0], n_neighbors=1) == 1.0  # two samples suffice
+    with pytest.raises(ValueError, match="2"):
+        knn_accuracy_score(X[:1], [0], n_neighbors=1)
+
+
+def test_knn_accuracy_with_twins_of_opposite_labels():
+    # every sample has an exact duplicate with the other label: its one nearest other
+    # sample is the twin, whatever order the neighbour search lists the two copies in
+    base = np.random.RandomState(0).normal(size=(15, 2)) * 10
+    X = np.repeat(base, 2, axis=0)
+    y = np.tile([0, 1], 15)
+    assert knn_accuracy_score(X, y, n_neighbors=1) == 0.0
+
+
+def _probe_by_hand(X, y, C=1.0, cv=5, max_iter=1000, standardize=True, seed=0):
+    """Probe accuracy with the folds, scaling and fits written out."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    order = np.lexsort(X.T[::-1])
+    X, y = X[order], np.asarray(y)[order]
+    first = {}
+    for label in y:
+        first.setdefault(label, len(first))
+    codes = np.array([first[label] for label in y])
+    accs, iters = [], []
+    for train, test in StratifiedKFold(cv, shuffle=True, random_state=seed).split(X, codes):
+        Xtr, Xte = X[train], X[test]
+        if standardize:
+            scaler = StandardScaler().fit(Xtr)
+            Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
+        clf = LogisticRegression(C=C, max_iter=max_iter).fit(Xtr, codes[train])
+        accs.append(np.mean(clf.predict(Xte) == codes[test]))
+        iters.append(int(np.max(clf.n_iter_)))
+    return float(np.mean(accs)), max(iters)
+
+
+def _badly_scaled_task():
+    X, y = _toy(n_per_class=12, n_classes=2, n_features=4, shift=0.6, seed=11)
+    return X * np.array([1e-3, 1.0, 30.0, 1e3]), y
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"C": 0.01}, {"cv": 3}, {"standardize": False},
+                                    {"C": 0.05, "cv": 2, "standardize": False}])
+def test_linear_probe_by_hand(kwargs):
+    from sklearn_taskrel.metrics._probe import _linear_probe
+
+    X, y = _badly_scaled_task()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lbfgs on unscaled features
+        expected = _probe_by_hand(X, y, **kwargs)
+        assert linear_probe_score(X, y, random_state=0, **kwargs) == expected[0]
+        full = dict(C=1.0, cv=5, max_iter=1000, standardize=True, random_state=0)
+        assert _linear_probe(X, y, **{**full, **kwargs}) == expected
+
+
+def test_linear_probe_passes_max_iter():
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn_taskrel.metrics._probe import _linear_probe
+
+    X, y = _badly_scaled_task()
+    with pytest.warns(ConvergenceWarning):
+        value = linear_probe_score(X, y, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = _probe_by_hand(X, y, max_iter=2)
+        assert value == expected[0]
+        assert _linear_probe(X, y, C=1.0, cv=5, max_iter=2, standardize=True,
+                             random_state=0) == expected
+
+
+def test_linear_probe_fold_count_and_its_warning():
+    X, y = _toy(n_per_class=5, n_classes=2, n_features=3, seed=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 5 samples per class and 5 folds: no warning
+        assert linear_probe_score(X, y, random_state=0) == _probe_by_hand(X, y)[0]
+        assert linear_probe_score(X, y, cv=2, random_state=0) == \
+            _probe_by_hand(X, y, cv=2)[0]
+    X, y = X[:7], y[:7]  # classes of 5 and 2
+    with pytest.warns(DegenerateTaskWarning,
+                      match=r"^the smallest class has 2 samples, fewer than cv=5; using 2 "
+                            r"folds\.$"):
+        assert linear_probe_score(X, y, random_state=0) == _probe_by_hand(X, y, cv=2)[0]
+
+
+@pytest.mark.parametrize("kwargs, y, match", [
+    ({}, [0] * 6, r"^y must hold at least 2 classes"),
+    ({}, [0, 0, 0, 0, 0, 1], r"^y must have at least 2 samples in every class for a "
+                             r"cross-validated probe; the smallest class has 1\.$"),
+    ({"cv": 1}, [0, 0, 0, 1, 1, 1], r"^cv must be an int >= 2"),
+    ({"max_iter": 0}, [0, 0, 0, 1, 1, 1], r"^max_iter must be an int >= 1"),
+    ({"C": 0}, [0, 0, 0, 1, 1, 1], r"^C must be a positive float; got 0\.$"),
+    ({"C": -1.0}, [0, 0, 0, 1, 1, 1], r"^C must be a positive float; got -1\.0\.$"),
+])
+def test_linear_probe_errors(kwargs, y, match):
+    X = np.random.RandomState(0).normal(size=(6, 2))
+    with pytest.raises(ValueError, match=match):
+        linear_probe_score(X, y, **kwargs)
