@@ -4,12 +4,13 @@ On the anchor embeddings (../shared/anchor): a zoo of three encoders of the anch
 target and reference (the embeddings themselves, a random 1280 -> 256 projection and
 the first 64 features), ranked with and without 200 bootstrap resamples,
 interleaved, ``--repeats`` times each, 1 thread, by TR (which re-weights its
-held-out per-point terms), LogME, the H-score and the regularised H-score (which
-re-weight their per-point influence terms, the infinitesimal jackknife; the
-H-score of the 1280-wide embeddings is saturated at n_classes - 1, its
-regularised form is not), and, for comparison, LogME recomputed on a half-sample
-per resample (the route every score without influence terms still takes). The ratio bootstrap / plain is what matters on a
-loaded machine: both timings of each score come from the same run.
+held-out per-point terms), LogME, the H-score, the regularised H-score, GBC and
+TransRate (which re-weight their per-point influence terms, the infinitesimal
+jackknife; the H-score of the 1280-wide embeddings is saturated at n_classes - 1,
+its regularised form is not), and, for comparison, LogME recomputed on a half-sample
+per resample (the route every score without influence terms still takes). The ratio
+bootstrap / plain is what matters on a loaded machine: both timings of each score
+come from the same run.
 
     python benchmarks/bootstrap_cost.py            # writes results/bootstrap_cost.json
 """
@@ -38,9 +39,11 @@ def main():
     warnings.filterwarnings("ignore", message=".*any labelling")  # the saturated H-score
     from sklearn_taskrel import ReferenceTask, rank_encoders
     from sklearn_taskrel.metrics import (
+        GBCScorer,
         HScoreScorer,
         LogMEScorer,
         RegularizedHScoreScorer,
+        TransRateScorer,
     )
 
     class HalfSampleLogME(LogMEScorer):
@@ -61,6 +64,7 @@ def main():
     scorers = {"tr": dict(reference=ref), "logme": dict(scorer=LogMEScorer()),
                "hscore": dict(scorer=HScoreScorer()),
                "regularized_hscore": dict(scorer=RegularizedHScoreScorer()),
+               "gbc": dict(scorer=GBCScorer()), "transrate": dict(scorer=TransRateScorer()),
                "logme_half_samples": dict(scorer=HalfSampleLogME())}
     runs = {score: {"plain": [], "bootstrap": []} for score in scorers}
     tables = {}
