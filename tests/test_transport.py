@@ -472,26 +472,41 @@ def test_composed_logit_map_equals_mapping_then_the_head(kind):
     assert_allclose(fmap.apply(X) @ W.T + c, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_class_pair_costs_are_the_exact_w1_of_the_class_subsamples():
-    """Equal-size pairs go through the assignment solver, the others through the
-    network simplex; both must give the exact W1 (POT) of the subsamples."""
+def test_class_pair_costs_are_the_exact_w1_of_the_kept_class_subsamples():
+    """A pair of sizes n <= m keeps q n = (m // n) n random points of the larger side
+    (drawn after the subsamples) and all of the smaller one; the value must be the
+    exact W1 between the uniform measures on those points, by POT's network simplex
+    on the unequal sets (the function solves an assignment on repeated points)."""
     rng = np.random.RandomState(3)
     refs = [rng.normal(size=(30, 4)) + r for r in range(3)]
-    tgts = [rng.normal(size=(12, 4)) * 2, rng.normal(size=(40, 4)) - 1]
+    refs.append(rng.normal(size=(9, 4)))  # smaller than a target class
+    tgts = [rng.normal(size=(12, 4)) * 2, rng.normal(size=(40, 4)) - 1,
+            rng.normal(size=(1, 4))]
     C = class_pair_costs(refs, tgts, rng=np.random.RandomState(7), max_per_class=20)
-    draw = np.random.RandomState(7)  # the subsamples, drawn as the function draws them
+    draw = np.random.RandomState(7)  # the draws, in the function's order
 
     def sub(Z):
         return Z if len(Z) <= 20 else Z[np.sort(draw.choice(len(Z), 20, replace=False))]
 
     subs_r, subs_t = [sub(Z) for Z in refs], [sub(X) for X in tgts]
+    perm_r = [draw.permutation(len(Z)) for Z in subs_r]
+    perm_t = [draw.permutation(len(X)) for X in subs_t]
+    kept = set()
     for r, Zr in enumerate(subs_r):
         for t, Xt in enumerate(subs_t):
-            M = euclidean_cost(Zr, Xt)
-            _, w1 = exact_transport(np.full(len(Zr), 1 / len(Zr)),
-                                    np.full(len(Xt), 1 / len(Xt)), M)
+            A, B = Zr, Xt
+            if len(Zr) >= len(Xt):
+                A = Zr[np.sort(perm_r[r][:len(Zr) // len(Xt) * len(Xt)])]
+            else:
+                B = Xt[np.sort(perm_t[t][:len(Xt) // len(Zr) * len(Zr)])]
+            kept.add((len(Zr), len(Xt), len(A), len(B)))
+            _, w1 = exact_transport(np.full(len(A), 1 / len(A)), np.full(len(B), 1 / len(B)),
+                                    euclidean_cost(A, B))
             assert C[r, t] == pytest.approx(w1, rel=1e-5)  # float32 distances
-    assert C.shape == (3, 2)
+    assert C.shape == (4, 3)
+    # 20 reference points meet 12 target points on 12 of theirs; 9 reference points meet
+    # 20 target points on 18 of those, 12 on 9; a 1-point class meets every reference point.
+    assert {(20, 12, 12, 12), (9, 20, 9, 18), (9, 12, 9, 9), (20, 1, 20, 1)} <= kept
 
 
 def _objective_by_hand(a, C, pi):
@@ -972,3 +987,191 @@ def test_reproject_transformation_moves_mass_to_the_new_prior():
     assert_allclose(out.class_prior, [0.38, 0.62, 0.0], atol=1e-15)
     free = Transformation(None, None, np.array([0.5, 0.5]), FeatureMap.identity(2))
     assert reproject_transformation(free, new, 2) is free
+
+
+# --- Property: class-prior shifts (issue 19 item 4) ---------------------------------
+import ot  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mult=st.lists(st.integers(1, 3), min_size=3, max_size=3),
+       assignment=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+       seed=st.integers(0, 2 ** 16))
+def test_bound_of_fixed_transformations_follows_a_class_prior_shift(mult, assignment, seed):
+    """Repeating every point of target class ``t`` ``m_t`` times shifts the class
+    prior to ``pi'_t ~ m_t n_t`` and leaves each class's empirical measure as it
+    was. With the transformations fixed, every term must then be the formula of the
+    bound at ``pi'``: ``sum_t pi'_t L_r(t)``, ``H(T|R)`` of ``pi'`` (by hand, any
+    assignment, merged classes included), and ``tau sum_t pi'_t W1_t`` with each
+    class's W1 solved by POT on the original (unrepeated) points."""
+    rng = np.random.RandomState(seed)
+    d, K_R = 3, 4
+    Z = [rng.normal(size=(n, d)) + 2 * r for r, n in enumerate((9, 7, 8, 6))]
+    sizes = [5, 7, 4]
+    X = [rng.normal(size=(n, d)) * 0.7 + t for t, n in enumerate(sizes)]
+    L = rng.uniform(0.2, 2.0, size=K_R)
+    tau = 0.3
+    fmap = FeatureMap(shift=rng.normal(size=d), center=np.zeros(d),
+                      scale_delta=rng.uniform(-0.3, 0.3, size=d))
+    a = np.asarray(assignment)
+    X_rep = np.vstack([np.repeat(Xt, m, axis=0) for Xt, m in zip(X, mult)])
+    y_rep = np.concatenate([np.full(len(Xt) * m, t) for t, (Xt, m) in enumerate(zip(X, mult))])
+    pi = np.array([n * m for n, m in zip(sizes, mult)], dtype=float)
+    pi /= pi.sum()
+    tr = Transformation(a, joint_from_assignment(a, np.full(3, 1 / 3), K_R), None, fmap)
+    terms, _ = evaluate_transformation(Z, X_rep, y_rep, tr, L, tau, chunk_size=10_000)
+
+    w1 = []
+    for t, Xt in enumerate(X):
+        Zr, U = Z[a[t]], fmap.apply(Xt)
+        M = np.sqrt(((Zr[:, None, :] - U[None, :, :]) ** 2).sum(-1))
+        w1.append(float(np.sum(ot.emd(np.full(len(Zr), 1 / len(Zr)),
+                                      np.full(len(U), 1 / len(U)), M) * M)))
+    D = np.array([pi[a == r].sum() for r in range(K_R)])
+    entropy = -sum(pi[t] * np.log(pi[t] / D[a[t]]) for t in range(3))
+    assert terms["reweighted_reference_loss"] == pytest.approx(float(pi @ L[a]), rel=1e-12)
+    assert terms["conditional_entropy"] == pytest.approx(max(entropy, 0.0), abs=1e-12)
+    assert terms["wasserstein"] == pytest.approx(float(pi @ np.array(w1)), rel=1e-9)
+    assert terms["task_relatedness"] == pytest.approx(
+        float(pi @ L[a]) + max(entropy, 0.0) + tau * float(pi @ np.array(w1)), rel=1e-9)
+
+
+# --- The map step by an independent route (issue 19, transport/_feature_map) ----------
+def _plan_ridge_by_lstsq(Z, X, P, alpha, kind):
+    """``(M, m)`` minimising ``sum_ij P_ij ||z_i - M x_j - m||^2 + alpha ||M - I||^2``
+    over the family ``kind``: the literal objective of the map step, one least-squares
+    row per reference-target pair (uncentred; the intercept unpenalised), solved by
+    numpy's lstsq."""
+    d = X.shape[1]
+    i, j = np.nonzero(P > 0)
+    s = np.sqrt(P[i, j])[:, None]
+    target = s * (Z[i] - X[j])
+    if kind == "translation":
+        m = np.linalg.lstsq(s, target, rcond=None)[0][0]
+        return np.eye(d), m
+    if kind == "diagonal":
+        M, m = np.eye(d), np.zeros(d)
+        for k in range(d):
+            A = np.vstack([s * np.column_stack([X[j, k], np.ones(len(j))]),
+                           [[np.sqrt(alpha), 0.0]]])
+            b = np.concatenate([target[:, k], [0.0]])
+            D, m[k] = np.linalg.lstsq(A, b, rcond=None)[0]
+            M[k, k] += D
+        return M, m
+    A = np.vstack([s * np.column_stack([X[j], np.ones(len(j))]),
+                   np.sqrt(alpha) * np.eye(d, d + 1)])
+    B = np.linalg.lstsq(A, np.vstack([target, np.zeros((d, d))]), rcond=None)[0]
+    return np.eye(d) + B[:d].T, B[d]
+
+
+def _random_plan(rng, n_ref, n):
+    """A plan with unequal, unnormalised target masses (total 3.7)."""
+    P = rng.uniform(size=(n_ref, n)) * (rng.uniform(size=(n_ref, n)) < 0.6)
+    P[0] += 0.05  # every target point carries mass
+    return 3.7 * P / P.sum()
+
+
+@pytest.mark.parametrize("kind", ["affine", "diagonal", "translation"])
+@pytest.mark.parametrize("n, d", [(12, 4), (5, 8), (6, 6)])
+def test_map_step_is_the_plan_weighted_ridge_regression(kind, n, d):
+    """One map step with the statistics ``Y = P^T Z`` of a plan gives the map that
+    minimises the plan-weighted squared cost plus ``alpha ||M - I||^2`` (by lstsq on
+    one row per pair, uncentred); the mapped points are that map's image, the built
+    map applies it, and the dual (kernel) form serves the affine family when
+    n <= d (n == d included)."""
+    rng = np.random.RandomState(40 + n + d)
+    X = rng.normal(size=(n, d)) + 1.5
+    Z = rng.normal(size=(7, d)) * 2.0 - 1.0
+    P = _random_plan(rng, 7, n)
+    w = P.sum(0)
+    solver = RidgeMapSolver(X, w, kind, 0.6, dtype="float64")
+    assert solver.dual is (kind == "affine" and n <= d)
+    state, mapped = solver.step(P.T @ Z)
+    M, m = _plan_ridge_by_lstsq(Z, X, P, 0.6, kind)
+    fmap = solver.build(state)
+    assert_allclose(mapped, X @ M.T + m, atol=1e-10)
+    assert_allclose(fmap.M, M, atol=1e-10)
+    assert_allclose(fmap.m, m, atol=1e-10)
+    assert_allclose(fmap.apply(X), mapped, atol=1e-10)
+    X_new = rng.normal(size=(3, d))
+    assert_allclose(fmap.apply(X_new), X_new @ M.T + m, atol=1e-10)
+    if kind == "translation":  # a pure translation: nothing but the shift
+        assert [k for k, v in vars(fmap).items() if v is not None] == ["shift"]
+
+
+def test_identity_kind_keeps_the_points_and_builds_the_identity():
+    rng = np.random.RandomState(41)
+    X = rng.normal(size=(6, 3)) + 2.0  # the weighted mean is far from zero
+    for inputs in (X, X.astype(np.float32)):
+        solver = RidgeMapSolver(inputs, np.full(6, 0.5), "identity", 1.0)
+        assert solver.dual is False
+        state, mapped = solver.step(rng.normal(size=(6, 3)))
+        assert state is None and mapped.dtype == inputs.dtype
+        assert_allclose(mapped, inputs, rtol=1e-7)  # through the float32 algebra
+        fmap = solver.build(state)
+        assert_allclose(fmap.apply(X), X, rtol=0, atol=0)
+        assert_allclose(fmap.M, np.eye(3), rtol=0, atol=0)
+        assert_allclose(fmap.m, np.zeros(3), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind, n, d", [("affine", 12, 4), ("affine", 5, 8),
+                                        ("diagonal", 9, 3), ("translation", 9, 3),
+                                        ("identity", 9, 3)])
+def test_map_solver_on_torch_tensors_in_float32(kind, n, d):
+    """Torch inputs (float64) through the default float32 algebra: every result is a
+    float64 tensor and agrees with the lstsq solution to float32 precision; for the
+    affine family the residual fit of logits ``W u`` (k = 2 < d) is the ridge
+    solution in that space (lstsq on the centred rows) and its lift by the
+    pseudo-inverse moves the logits by exactly the fitted residuals plus the shift."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(42)
+    X = rng.normal(size=(n, d)) + 1.0
+    Z = rng.normal(size=(7, d)) - 0.5
+    P = _random_plan(rng, 7, n)
+    w = P.sum(0)
+    T = torch.as_tensor
+    solver = RidgeMapSolver(T(X), T(w), kind, 0.6)
+    state, mapped = solver.step(T(P.T @ Z))
+    assert torch.is_tensor(mapped) and mapped.dtype == torch.float64
+    M, m = ((np.eye(d), np.zeros(d)) if kind == "identity"
+            else _plan_ridge_by_lstsq(Z, X, P, 0.6, kind))
+    assert_allclose(mapped.numpy(), X @ M.T + m, rtol=1e-4, atol=1e-4)
+    fmap = solver.build(state)
+    assert all(v.dtype == torch.float64 for v in vars(fmap).values() if v is not None)
+    assert_allclose(fmap.apply(T(X)).numpy(), mapped.numpy(), rtol=1e-4, atol=1e-4)
+    assert_allclose(fmap.M, M, rtol=1e-4, atol=1e-4)
+    if kind != "affine":
+        return
+    W = rng.normal(size=(2, d))
+    R = rng.normal(size=(n, 2))
+    S = w[:, None] * (R - w @ R / w.sum())
+    fitted = solver.residual_step(T(S))
+    assert torch.is_tensor(fitted) and fitted.dtype == torch.float64
+    c = w @ X / w.sum()
+    sw = np.sqrt(w)[:, None]
+    A = np.vstack([sw * (X - c), np.sqrt(0.6) * np.eye(d)])
+    Delta = np.linalg.lstsq(A, np.vstack([S / sw, np.zeros((d, 2))]), rcond=None)[0].T
+    assert_allclose(fitted.numpy(), (X - c) @ Delta.T, rtol=1e-4, atol=1e-4)
+    shift = rng.normal(size=2)
+    new_state, moved = solver.lift(state, T(S), T(shift), T(np.linalg.pinv(W)))
+    assert torch.is_tensor(moved) and moved.dtype == torch.float64
+    lifted = solver.build(new_state).apply(T(X)).numpy()
+    assert_allclose(lifted, mapped.numpy() + moved.numpy(), rtol=1e-4, atol=1e-4)
+    assert_allclose((lifted - mapped.numpy()) @ W.T, (X - c) @ Delta.T + shift,
+                    rtol=1e-4, atol=1e-4)
+
+
+def test_invert_map_inverts_an_ill_conditioned_map_exactly():
+    """An invertible map is inverted, not pseudo-inverted, however ill-conditioned
+    (the pseudo-inverse would drop the 1e-17 direction); a map whose inverse
+    overflows falls back to the pseudo-inverse."""
+    m = np.array([1.0, -2.0])
+    A, b = invert_map(np.diag([2.0, 1e-17]), m)
+    assert_allclose(np.diag(A), [0.5, 1e17], rtol=1e-15)
+    assert_allclose(b, [-0.5, 2e17], rtol=1e-15)
+    with np.errstate(all="ignore"):
+        A, b = invert_map(np.diag([2.0, 1e-320]), m)
+    assert_allclose(A, np.diag([0.5, 0.0]), rtol=1e-15)
+    assert np.all(np.isfinite(b))

@@ -95,18 +95,21 @@ def chunked_wasserstein(Z_src, X_tgt, *, chunk_size=2000, rng=None, return_plans
     return (total, plans) if return_plans else total
 
 
-def class_pair_costs(Z_ref_by_class, X_tgt_by_class, *, rng, max_per_class=100,
-                     max_iter=1_000_000):
+def class_pair_costs(Z_ref_by_class, X_tgt_by_class, *, rng, max_per_class=100):
     """W1 between every reference class and every (mapped) target class.
 
-    Each class is subsampled to at most ``max_per_class`` points and all pairwise
-    distances come from one matrix product, so the matrix costs one GEMM and
-    ``K_R * K_T`` small exact problems. Two uniform measures of equal size are
-    transported by a permutation (Birkhoff), so those pairs are solved as assignment
-    problems (``scipy.optimize.linear_sum_assignment``, a few times faster than the
-    network simplex at this size, same value); the others by the network simplex.
-    It drives the choice of the label map; the reported Wasserstein term is always
-    recomputed on all points.
+    Each class is subsampled to at most ``max_per_class`` points. A pair of sizes
+    ``n <= m`` keeps ``q n`` random points of the larger side, ``q = m // n`` (at
+    least half of them; the same points for every pair that cuts a class to the
+    same size), and repeats each point of the smaller side ``q`` times: the W1 of
+    the two uniform measures is then that of two equal-size sets, which a
+    permutation transports (Birkhoff), so every pair is an assignment problem
+    (``scipy.optimize.linear_sum_assignment``: 3x faster than the network simplex
+    at 60 points, where a 64-point reference sample and a smaller target class
+    needed it). Cutting both sides to ``n`` instead would measure a 1-point class
+    against 1 reference point. All pairwise distances come from one matrix
+    product. The costs choose the label map; the reported Wasserstein term is
+    always recomputed on all points.
 
     Returns
     -------
@@ -130,22 +133,31 @@ def class_pair_costs(Z_ref_by_class, X_tgt_by_class, *, rng, max_per_class=100,
     # label map and never enter the reported bound.
     refs = [astype(sub(Z), "float32") for Z in Z_ref_by_class]
     tgts = [astype(sub(X), "float32") for X in X_tgt_by_class]
-    r_off = np.cumsum([0] + [len(Z) for Z in refs])
-    D = to_numpy(euclidean_cost(concat(refs), concat([X for X in tgts if len(X)])))
-    C = np.zeros((len(refs), len(tgts)))
-    t_pos = np.cumsum([0] + [len(X) for X in tgts if len(X)])
     nonempty = [t for t, X in enumerate(tgts) if len(X)]
+    r_perm = [rng.permutation(len(Z)) for Z in refs]
+    t_perm = [rng.permutation(len(tgts[t])) for t in nonempty]
+    r_off = np.cumsum([0] + [len(Z) for Z in refs])
+    t_off = np.cumsum([0] + [len(tgts[t]) for t in nonempty])
+    D = to_numpy(euclidean_cost(concat(refs), concat([tgts[t] for t in nonempty])))
+
+    def cut(perm, k):  # k points of a class: all, or a random subset
+        return np.arange(len(perm)) if k == len(perm) else np.sort(perm[:k])
+
+    C = np.zeros((len(refs), len(tgts)))
     for r, Zr in enumerate(refs):
         if len(Zr) == 0:
             C[r] = np.inf
             continue
-        ar = np.full(len(Zr), 1.0 / len(Zr))
-        for k, t in enumerate(nonempty):
-            M = D[r_off[r]:r_off[r + 1], t_pos[k]:t_pos[k + 1]]
-            if M.shape[0] == M.shape[1]:
-                rows, cols = linear_sum_assignment(M)
-                C[r, t] = float(M[rows, cols].mean())
+        for j, t in enumerate(nonempty):
+            n_r, n_t = len(Zr), len(t_perm[j])
+            if n_r >= n_t:
+                q = n_r // n_t
+                M = D[np.ix_(r_off[r] + cut(r_perm[r], q * n_t), t_off[j] + np.arange(n_t))]
+                M = np.repeat(M, q, axis=1)
             else:
-                _, C[r, t] = exact_transport(ar, np.full(M.shape[1], 1.0 / M.shape[1]), M,
-                                             max_iter=max_iter)
+                q = n_t // n_r
+                M = D[np.ix_(r_off[r] + np.arange(n_r), t_off[j] + cut(t_perm[j], q * n_r))]
+                M = np.repeat(M, q, axis=0)
+            rows, cols = linear_sum_assignment(M)
+            C[r, t] = float(M[rows, cols].mean())
     return C

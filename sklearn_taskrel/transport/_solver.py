@@ -261,7 +261,9 @@ class TaskRelatedness:
         del Zt
         # RMS radius of the scaled reference and its between-class spread: the units
         # of the head budget.
-        self.reference_radius_ = float(np.sqrt(np.sum(np.var(Zr_s, axis=0))))
+        # The scaled features' variances are var / scale^2: no pass over Zr_s.
+        sc = self.reference_scaler_
+        self.reference_radius_ = float(np.sqrt(np.sum(sc.var_ / sc.scale_ ** 2)))
         self.reference_spread_ = _between_class_spread(Zr_s, yr, K_R)
         self.head_lipschitz_ = self._head_cap(
             self.reference_spread_ if self.options.head_budget_unit == "spread"
@@ -283,7 +285,8 @@ class TaskRelatedness:
 
         # Reference sample for the transport (stratified cap).
         ref_idx = _stratified_cap(yr, self.options.max_samples, rng)
-        Zr_cap, yr_cap = Zr_s[ref_idx], yr[ref_idx]
+        Zr_cap, yr_cap = ((Zr_s, yr) if len(ref_idx) == len(yr)
+                          else (Zr_s[ref_idx], yr[ref_idx]))
         self._Z_ref_by_class = [Zr_cap[yr_cap == r] for r in range(K_R)]
         tau = certified_lipschitz(self.head_coef_) if K_R > 1 else 0.0
 
