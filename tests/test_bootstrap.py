@@ -470,3 +470,70 @@ def test_transrate_influence_equals_finite_differences_of_the_weighted_score(n, 
     fd = _finite_differences(f, n, eps=1e-5)
     assert np.abs(fd).max() > 1e-2
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 4e-9
+
+
+# --------------------------------------------------------------------------- issue 19:
+# the branches of the influence code that the tests above do not reach.
+
+
+def test_leep_influence_keeps_a_source_class_of_little_mass():
+    """A source class whose probabilities sum to less than one sample's still moves
+    every prediction through its conditional P(y | z)."""
+    from sklearn_taskrel.metrics._leep import _leep_influence
+
+    rng = np.random.RandomState(3)
+    P = rng.dirichlet(np.ones(4), size=40)
+    P[:, 3] = 0.0
+    P[:5, 3] = [0.2, 0.1, 0.05, 0.1, 0.15]  # M(3) = 0.6 < 1
+    P /= P.sum(axis=1, keepdims=True)
+    y = (P.argmax(axis=1) + (rng.rand(40) < 0.3)) % 3
+    score, g = _leep_influence(P, y)
+    fd = _finite_differences(lambda w: _weighted_leep(P, y, w), 40, eps=1e-5)
+    assert np.abs(fd).max() > 1e-3
+    assert_allclose(g, fd, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("n", [12, 15])
+def test_regularized_h_score_influence_when_n_equals_d(n):
+    """n == d: the eigenvectors are those of the Gram matrix X X^T."""
+    from sklearn_taskrel.metrics._hscore import _regularized_h_score
+
+    rng = np.random.RandomState(0)
+    y = np.arange(n) % 3
+    X = rng.normal(size=(n, n)) * rng.uniform(0.3, 2, size=n) + np.eye(n)[y]
+    score, g = _regularized_h_score(X, y, influence=True)
+    f = lambda w: _weighted_regularized_h_score(X, y, w)  # noqa: E731
+    fd = _finite_differences(f, n, eps=1e-5)
+    assert np.abs(fd).max() > 1e-2
+    assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 5e-11
+
+
+def test_regularized_h_score_influence_with_one_feature_is_that_of_the_h_score():
+    """d == 1: no shrinkage (alpha = 0 for any weights), so the regularised H-score is
+    the H-score var(class means) / var, whose weighted form is written above."""
+    from sklearn_taskrel.metrics._hscore import _regularized_h_score
+
+    rng = np.random.RandomState(0)
+    y = np.arange(30) % 3
+    X = rng.normal(size=(30, 1)) + y[:, None]
+    score, g = _regularized_h_score(X, y, influence=True)
+    f = lambda w: _weighted_h_score(X, y, w)  # noqa: E731
+    assert f(np.ones(30)) == pytest.approx(score, rel=1e-12)
+    fd = _finite_differences(f, 30, eps=1e-5)
+    assert np.abs(fd).max() > 1e-2
+    assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 5e-12
+
+
+def test_regularized_h_score_influence_is_zero_where_the_shrinkage_is_clipped():
+    """An isotropic sample: Ledoit-Wolf's beta exceeds delta, alpha is clipped at 1 for
+    all weights near 1, so the score (1 - alpha) tr(...) stays 0."""
+    from sklearn_taskrel.metrics._hscore import _regularized_h_score
+
+    rng = np.random.RandomState(0)
+    y = np.arange(20) % 2
+    X = rng.normal(size=(20, 5)) + 0.3 * y[:, None]
+    score, g = _regularized_h_score(X, y, influence=True)
+    f = lambda w: _weighted_regularized_h_score(X, y, w)  # noqa: E731
+    assert score == 0.0 and f(np.ones(20)) == 0.0
+    assert_allclose(_finite_differences(f, 20, eps=1e-5), 0.0, atol=1e-12)
+    assert_allclose(g, 0.0, atol=0)

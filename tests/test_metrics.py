@@ -1009,6 +1009,16 @@ def test_transrate_is_finite_for_a_tiny_eps_on_repeated_rows():
         assert np.isfinite(transrate_score(X, y, eps=eps))
 
 
+def test_transrate_private_function_defaults_to_the_documented_eps():
+    # _transrate's own defaults (eps=1e-4, no influence), against the SVD route
+    from sklearn_taskrel.metrics._transrate import _transrate
+
+    X, y = _toy()
+    score, influence = _transrate(X, y)
+    assert influence is None
+    assert score == pytest.approx(_transrate_by_svd(X, y, 1e-4), rel=1e-9)
+
+
 def _knn_by_brute_force(X, y, k, metric="euclidean"):
     """Leave-one-out k-NN accuracy from the full distance matrix (ties: smallest label)."""
     from scipy.spatial.distance import cdist
@@ -1145,3 +1155,45 @@ def test_linear_probe_errors(kwargs, y, match):
     X = np.random.RandomState(0).normal(size=(6, 2))
     with pytest.raises(ValueError, match=match):
         linear_probe_score(X, y, **kwargs)
+
+
+# --------------------------------------------------------------------------- issue 19:
+# the private functions behind the influence terms of the bootstrap (issue 16): their
+# defaults (no influence unless asked, the public defaults) and their validation.
+
+
+def test_private_score_functions_default_to_no_influence_and_the_public_defaults(vectors):
+    from sklearn_taskrel.metrics._gbc import _gbc
+    from sklearn_taskrel.metrics._hscore import _h_score, _regularized_h_score
+    from sklearn_taskrel.metrics._leep import _nce
+
+    X, y = _case(vectors, "small")
+    value, influence = _gbc(X, y)  # spherical, floor 1e-4: the corrected reference
+    assert influence is None
+    assert value == pytest.approx(_out(vectors, "gbc_spherical_corrected__small"), rel=1e-9)
+    X, y = _toy()
+    value, influence = _h_score(X, y)
+    assert influence is None
+    assert value == pytest.approx(_h_score_by_svd(X, y, 1e-12), rel=1e-9)
+    value, influence = _regularized_h_score(X, y)
+    assert influence is None
+    assert value == pytest.approx(_regularized_h_by_ledoit_wolf(X, y), rel=1e-9)
+    z = np.arange(len(y)) % 4
+    value, influence = _nce(y, z)
+    assert influence is None
+    assert value == pytest.approx(_nce_by_counting(z, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda f, g: f(np.full((3, 2), 0.5), [0.0, np.nan, 1.0]), r"^y contains NaN"),
+    (lambda f, g: f(np.full((3, 2), 0.5), [0, 1, 1, 0]),
+     r"^source_proba has 3 rows but y has 4 labels"),
+    (lambda f, g: g([0, 1, 1], [0.0, np.nan, 1.0]), r"^y contains NaN"),
+    (lambda f, g: g([0.0, np.nan, 1.0], [0, 1, 1]), r"^source_labels contains NaN"),
+    (lambda f, g: g([0, 1, 1, 0], [0, 1, 1]), r"^y has 3 labels but X has 4 samples"),
+])
+def test_leep_and_nce_influence_validate_and_name_their_arguments(call, match):
+    from sklearn_taskrel.metrics._leep import _leep_influence, _nce_influence
+
+    with pytest.raises(ValueError, match=match):
+        call(_leep_influence, _nce_influence)
