@@ -653,6 +653,35 @@ def test_cross_fitted_state_is_the_mean_of_the_fold_fits(reference, monkeypatch)
     assert est.n_iter_ >= 1 and {h["fold"] for h in est.history_} == {0, 1}
 
 
+def test_cross_fitted_state_keeps_the_better_fold_when_the_assignments_differ(reference):
+    """An ambiguous target (class means unrelated to the reference's): the two training
+    halves choose different assignments. The fitted state is then the fold with the
+    lower held-out TR, whole (its assignment, its map on its own standardisation),
+    not a soft mean of two label maps, so a bound measured with it has no
+    conditional-entropy term."""
+    Xr, yr, _ = reference
+    Xt, yt, _ = make_task(n_per_class=20, n_classes=4, n_features=N_FEATURES,
+                          random_state=102, noise=2.0)
+    est = _fit(reference, Xt, yt, cross_fit=2)
+    folds = []
+    for test in est.cv_folds_:
+        train = np.setdiff1d(np.arange(len(yt)), test)
+        folds.append(_fit(reference, Xt[train], yt[train], cross_fit="off"))
+    assert not np.array_equal(folds[0].transformation_.assignment,
+                              folds[1].transformation_.assignment)
+    held_out = [-f.score(Xt[test], yt[test]) for f, test in zip(folds, est.cv_folds_)]
+    assert [t["task_relatedness"] for t in est.fold_terms_] == pytest.approx(held_out, rel=1e-7)
+    best = folds[int(np.argmin(held_out))]
+    assert int(np.argmin(held_out)) == 1  # not merely the first fold
+    assert np.array_equal(est.transformation_.assignment, best.transformation_.assignment)
+    assert_allclose(est.transformation_.feature_map.apply(est.target_scaler_.transform(Xt)),
+                    best.transformation_.feature_map.apply(best.target_scaler_.transform(Xt)),
+                    rtol=1e-5, atol=1e-5)  # float32 maps
+    Xs, ys, _ = make_task(n_per_class=15, n_classes=4, n_features=N_FEATURES,
+                          random_state=103, noise=2.0)
+    assert est.bound(Xs, ys)["conditional_entropy"] == 0.0
+
+
 @pytest.mark.parametrize("preset", ["ranking", "paper"])
 def test_bound_on_new_data_reprojects_the_class_prior(reference, preset):
     """D on a new sample is its own class prior carried by the assignment: the
