@@ -7,6 +7,7 @@ exact calls and the known issues of each reference are in
 """
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -1197,3 +1198,313 @@ def test_leep_and_nce_influence_validate_and_name_their_arguments(call, match):
 
     with pytest.raises(ValueError, match=match):
         call(_leep_influence, _nce_influence)
+
+
+# --------------------------------------------------------------------------- issue 19:
+# LogME's branches, defaults, validation and iteration count.
+
+
+def _ridge_evidence(X, T):
+    """Mean over the columns of T of scikit-learn's BayesianRidge log evidence / n."""
+    return float(np.mean([BayesianRidge(
+        fit_intercept=False, compute_score=True, tol=1e-12, max_iter=10_000, alpha_1=0.0,
+        alpha_2=0.0, lambda_1=0.0, lambda_2=0.0).fit(X, t).scores_[-1] for t in T.T]))
+
+
+def _noise_only_evidence(T, w=None):
+    """Weighted log evidence / n of t = noise when the features are all zero: the
+    prior on the weights drops out and beta maximises it at sum(w) / sum(w t^2)."""
+    w = np.ones(len(T)) if w is None else w
+    W = w.sum()
+    return float(np.mean(0.5 * np.log(W / (w @ T**2)) - 0.5 - 0.5 * np.log(2 * np.pi)))
+
+
+def _central_differences(f, n, eps=1e-6):
+    out = np.empty(n)
+    for i in range(n):
+        up, down = np.ones(n), np.ones(n)
+        up[i] += eps
+        down[i] -= eps
+        out[i] = (f(up) - f(down)) / (2 * eps)
+    return out
+
+
+@pytest.mark.parametrize("regression", [False, True])
+def test_logme_of_zero_features_is_the_evidence_of_the_noise_alone(regression):
+    from sklearn_taskrel.metrics._logme import _logme
+
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [3, 4, 5])
+    T = np.eye(3)[y] if not regression else rng.normal(size=(12, 2)) * [1.0, 3.0]
+    X = np.zeros((12, 4))
+    score, n_iter, g = _logme(X, T if regression else y, regression=regression,
+                              influence=True)
+    assert score == pytest.approx(_noise_only_evidence(T), rel=1e-12)
+    assert n_iter == 1
+    from sklearn_taskrel.metrics._logme import _max_evidence
+
+    out = _max_evidence(X, T)  # without the basis: four values
+    assert len(out) == 4
+    assert np.all(np.isposinf(out[1]))  # alpha: nothing to fit, the prior is a point
+    assert_allclose(out[2], 12 / (T**2).sum(axis=0), rtol=1e-12)  # beta
+    fd = _central_differences(lambda w: _noise_only_evidence(T, w), 12)
+    assert np.abs(fd).max() > 1e-3
+    assert_allclose(g, fd, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("n, d", [(40, 3), (25, 60)])
+def test_logme_of_small_features_is_not_the_noise_alone(n, d):
+    # every eigenvalue of the Gram matrix is below 1: features still, not the F = 0
+    # branch, and none clipped
+    rng = np.random.RandomState(2)
+    X = 0.01 * rng.normal(size=(n, d))
+    t = X @ (100 * rng.normal(size=d)) + 0.5 * rng.normal(size=n)
+    assert np.linalg.eigvalsh(X @ X.T if n <= d else X.T @ X).max() < 1
+    assert logme_score(X, t, regression=True, tol=1e-12, max_iter=10_000) == pytest.approx(
+        _ridge_evidence(X, t[:, None]) / n, rel=1e-7)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda X, t: logme_score(np.where(X > 1, np.nan, X), t), r"^Input X contains NaN"),
+    (lambda X, t: logme_score(X, t, max_iter=0), r"^max_iter must be an int >= 1"),
+    (lambda X, t: logme_score(X, t, tol=0), r"^tol must be a positive float; got 0\.$"),
+    (lambda X, t: logme_score(X, t, tol=-1.0), r"^tol must be a positive float; got -1\.0\.$"),
+    (lambda X, t: logme_score(X, np.where(t > 1, np.nan, t), regression=True),
+     r"^Input y contains NaN"),
+    (lambda X, t: logme_score(X, t[:-1, None], regression=True),
+     r"^y has 59 rows but X has 60 samples; they must have the same length\.$"),
+    (lambda X, t: logme_score(X, np.c_[t, 0 * t], regression=True),
+     r"^y column\(s\) \[1\] are identically zero: the LogME evidence is unbounded \(the "
+     r"noise precision goes to infinity\)\.$"),
+])
+def test_logme_errors_name_the_argument(call, match):
+    X, _ = _toy()
+    t = X @ np.arange(5.0)
+    with pytest.raises(ValueError, match=match):
+        call(X, t)
+
+
+def test_logme_reads_tensors_that_require_grad_and_objects_with_to_numpy():
+    torch = pytest.importorskip("torch")
+    X, y = _toy()
+    t = X @ np.arange(5.0) + np.random.RandomState(1).normal(size=len(X))
+    expected = _ridge_evidence(X, t[:, None]) / len(X)
+    assert logme_score(X, torch.tensor(t, requires_grad=True), tol=1e-12,
+                       max_iter=10_000) == pytest.approx(expected, rel=1e-7)
+
+    class Column:  # a column with to_numpy() only, like a dataframe's
+        def to_numpy(self):
+            return t
+
+    class Detachable:  # an array-like that happens to have .detach but no .cpu
+        detach = None
+
+        def __array__(self, dtype=None, copy=None):
+            return t
+
+    for target in (Column(), Detachable()):
+        assert logme_score(X, target, tol=1e-12, max_iter=10_000) == pytest.approx(
+            expected, rel=1e-7)
+
+
+def _unconverged_logme_task():
+    """n < d and a target of pure noise: the fit is exact and beta runs off slowly,
+    beyond 100 iterations at the default tolerance (101 do not suffice either)."""
+    rng = np.random.RandomState(10)
+    return rng.normal(size=(5, 50)), rng.normal(size=5)
+
+
+def _not_converged(max_iter):
+    return (rf"^LogME's fixed point did not converge in max_iter={max_iter} iterations "
+            r"for 1 of 1 target column\(s\); the evidence is taken at the last "
+            r"iterate\.$")
+
+
+def test_logme_private_defaults():
+    from sklearn_taskrel.exceptions import ConvergenceWarning
+    from sklearn_taskrel.metrics._logme import _logme, _max_evidence
+
+    X, y = _toy()
+    out = _logme(X, y)  # class labels ("auto"), tol 1e-5, no influence terms
+    assert len(out) == 2
+    assert out[0] == pytest.approx(_ridge_evidence(X, np.eye(3)[y]) / len(X), rel=1e-5)
+    evidence, alpha, beta, n_iter = _max_evidence(X, np.eye(3)[y])
+    assert np.mean(evidence) == pytest.approx(out[0], rel=1e-5)
+    X, t = _unconverged_logme_task()
+    with pytest.warns(ConvergenceWarning, match=_not_converged(100)):
+        assert _logme(X, t, regression=True)[1] == 100
+    with pytest.warns(ConvergenceWarning, match=_not_converged(100)):
+        assert _max_evidence(X, t[:, None])[3] == 100
+    with pytest.warns(ConvergenceWarning, match=_not_converged(100)):
+        logme_score(X, t)
+    with pytest.warns(ConvergenceWarning, match=_not_converged(7)):
+        logme_score(X, t, max_iter=7)
+
+
+def test_logme_counts_its_iterations():
+    # n_iter is the smallest max_iter that converges: one fewer warns
+    from sklearn_taskrel.exceptions import ConvergenceWarning
+    from sklearn_taskrel.metrics._logme import _logme
+
+    X, _ = _toy()
+    t = np.random.RandomState(1).normal(size=len(X))  # noise: alpha grows for a while
+    score, n_iter = _logme(X, t, regression=True)
+    assert n_iter > 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _logme(X, t, regression=True, max_iter=n_iter) == (score, n_iter)
+    with pytest.warns(ConvergenceWarning, match=_not_converged(n_iter - 1)):
+        assert _logme(X, t, regression=True, max_iter=n_iter - 1)[1] == n_iter - 1
+
+
+def _textbook_fixed_point(F, t, tol):
+    """MacKay's fixed point as documented, with d x d matrices and slogdet: from
+    alpha = beta = 1, stop when alpha/beta or the evidence / n changes by at most tol
+    (relative; the evidence relative to max(1, |evidence|)). Evidence / n and the
+    number of iterations."""
+    n, d = F.shape
+    G = F.T @ F
+    s = np.linalg.eigvalsh(G)
+
+    def evidence(a, b):
+        A = a * np.eye(d) + b * G
+        m = b * np.linalg.solve(A, F.T @ t)
+        return (d / 2 * np.log(a) + n / 2 * np.log(b) - 0.5 * np.linalg.slogdet(A)[1]
+                - b / 2 * np.sum((t - F @ m) ** 2) - a / 2 * m @ m
+                - n / 2 * np.log(2 * np.pi)) / n
+
+    a = b = 1.0
+    value = evidence(a, b)
+    for k in range(1, 1000):
+        m = b * np.linalg.solve(a * np.eye(d) + b * G, F.T @ t)
+        gamma = np.sum(b * s / (a + b * s))
+        a_new, b_new = gamma / (m @ m), (n - gamma) / np.sum((t - F @ m) ** 2)
+        new = evidence(a_new, b_new)
+        done = (abs(a_new / b_new - a / b) <= tol * a / b
+                or abs(new - value) <= tol * max(1.0, abs(new)))
+        a, b, value = a_new, b_new, new
+        if done:
+            return value, k
+    raise AssertionError("no convergence")
+
+
+def test_logme_stops_where_the_documented_fixed_point_stops():
+    """Three targets that stop on different criteria: noise (the evidence, after 5
+    steps), a strong linear signal (alpha/beta far below 1, 3 steps), and a target
+    whose first step leaves alpha/beta at 1 while the evidence still moves (the ratio,
+    1 step); then two columns, each frozen where it stops."""
+    from scipy.optimize import brentq
+
+    from sklearn_taskrel.metrics._logme import _max_evidence
+
+    X, _ = _toy()
+    noise = np.random.RandomState(3).normal(size=60)
+    rng = np.random.RandomState(0)
+    strong = 10 * X @ rng.normal(size=5) + 0.01 * rng.normal(size=60)
+    rng = np.random.RandomState(0)
+    u, v = X @ rng.normal(size=5), rng.normal(size=60)
+    sigma = np.linalg.eigvalsh(X.T @ X)
+    gamma = np.sum(sigma / (1 + sigma))
+
+    def first_ratio(c):  # alpha/beta after one step from alpha = beta = 1, minus 1
+        t = u + c * v
+        m = np.linalg.solve(np.eye(5) + X.T @ X, X.T @ t)
+        return gamma * np.sum((t - X @ m) ** 2) / ((60 - gamma) * (m @ m)) - 1
+
+    ratio_one = 10 * (u + brentq(first_ratio, 0, 100, xtol=1e-14) * v)
+    for t, steps in ((noise, 5), (strong, 3), (ratio_one, 1)):
+        value, k = _textbook_fixed_point(X, t, 1e-3)
+        assert k == steps
+        evidence, _, _, n_iter = _max_evidence(X, t[:, None], max_iter=100, tol=1e-3)
+        assert n_iter == k
+        assert evidence[0] == pytest.approx(value, rel=1e-7)  # measured: 2e-8 (strong)
+    # two noise targets, the second stops after 4 steps while the evidence still moves
+    other = np.random.RandomState(0).normal(size=60)
+    evidence, _, _, n_iter = _max_evidence(X, np.c_[noise, other], max_iter=100, tol=1e-3)
+    assert n_iter == 5
+    assert _textbook_fixed_point(X, other, 1e-3)[1] == 4
+    assert_allclose(evidence, [_textbook_fixed_point(X, noise, 1e-3)[0],
+                               _textbook_fixed_point(X, other, 1e-3)[0]], rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        five = _max_evidence(X, other[:, None], max_iter=5, tol=1e-15)[0][0]
+    assert abs(five - evidence[1]) > 1e-9  # one more step would show
+
+
+def test_nleep_keeps_a_count_of_components_by_an_exact_pca_on_wide_features():
+    # 600 features: scikit-learn's "auto" solver would pick a randomized SVD here
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 20)
+    X = rng.normal(size=(60, 600)) + 0.2 * rng.normal(size=(3, 600))[y]
+    assert nleep_score(X, y, pca_variance=5, n_components_per_class=2,
+                       random_state=0) == pytest.approx(_nleep_by_hand(X, y, 2, 5, seed=0),
+                                                        rel=1e-9)
+
+
+# --------------------------------------------------------------------------- issue 19:
+# the shared helpers of metrics/_common.py: their messages and normalisation.
+
+
+def _proba_error(P, row, total, negative=False):
+    from sklearn_taskrel.utils._validation import _describe
+
+    return (r"^source_proba must hold probabilities \(non-negative rows that sum to 1\); "
+            rf"got {re.escape(_describe(P))} whose row {row} sums to "
+            rf"{re.escape(repr(np.float64(total)))}{' and has negative entries' if negative else ''}"
+            r"\. Pass scipy\.special\.softmax\(logits, axis=1\) for logits\.$")
+
+
+@pytest.mark.parametrize("P, row, total, negative", [
+    ([[0.5, 0.5], [1.5, -0.5], [0.4, 0.60005]], 1, 1.0, True),  # the negative row
+    ([[0.5, 0.5], [0.1, 0.2], [0.7, 0.8]], 1, 0.30000000000000004, False),  # farthest
+    ([[0.5, 0.5], [0.4, 0.5], [0.7, 0.8]], 2, 1.5, False),
+    ([[0.0, 1.0], [0.5, 0.8]], 1, 1.3, False),  # zeros are not negative
+    ([[0.5, 0.5], [0.0, 1.3]], 1, 1.3, False),
+    ([[1.0, 1.0], [0.5, 0.2]], 0, 2.0, False),
+    ([[0.5, 0.5], [0.5, 0.500105]], 1, 1.000105, False),  # just beyond atol = 1e-4
+])
+def test_source_proba_errors_name_the_worst_row(P, row, total, negative):
+    from sklearn_taskrel.metrics._common import check_source_proba
+
+    P = np.array(P)
+    assert P.sum(axis=1)[row] == total
+    with pytest.raises(ValueError, match=_proba_error(P, row, total, negative)):
+        check_source_proba(P)
+
+
+def test_source_proba_renormalises_rows_within_the_tolerance():
+    from sklearn_taskrel.metrics._common import check_source_proba
+
+    P = np.array([[0.5, 0.50005], [0.2, 0.79995], [0.25, 0.75]])  # sums 1 +- 5e-5
+    out = check_source_proba(P)
+    assert_allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert_allclose(out, P / P.sum(axis=1, keepdims=True), rtol=1e-15)
+    with pytest.raises(ValueError, match=r"^source_proba has 3 rows but y has 4 labels; "
+                                         r"they must have the same length\.$"):
+        check_source_proba(P, n_samples=4)
+    with pytest.raises(ValueError, match=r"^Input source_proba contains NaN"):
+        check_source_proba(np.where(P > 0.7, np.nan, P))
+
+
+def test_check_features_and_labels_messages():
+    from sklearn_taskrel.metrics._common import check_features_and_labels
+
+    X, _ = _toy()
+    y = np.arange(60) % 7
+    first_five = re.escape(repr(list(np.unique(y))[:5]))  # numpy's repr of its integers
+    with pytest.raises(ValueError, match=r"^y must hold at least 8 classes for this score; "
+                                         rf"got 7 class\(es\): {first_five}\.$"):
+        check_features_and_labels(X, y, min_classes=8)
+    with pytest.raises(ValueError, match=r"^y has 59 labels but X has 60 samples"):
+        check_features_and_labels(X, y[:-1])
+    with pytest.raises(ValueError, match=r"^Input X contains NaN"):
+        check_features_and_labels(np.where(X > 1, np.nan, X), y)
+
+
+def test_common_softmax_is_float64_from_any_input():
+    from sklearn_taskrel.metrics._common import softmax as softmax64
+
+    logits = np.random.RandomState(0).normal(size=(4, 3)).astype(np.float32)
+    out = softmax64(logits)
+    assert out.dtype == np.float64
+    assert_allclose(out, softmax(logits.astype(np.float64), axis=1), rtol=1e-15)
