@@ -30,6 +30,18 @@ def make_task(n_per_class=40, n_classes=3, n_features=6, separation=4.0, *,
     return X, y, means
 
 
+def weight_differences(score_of_weights, n, eps=1e-4):
+    """Central differences of a weighted score in each sample's weight at w = 1:
+    the independent route for influence terms (``dT/dw_i``)."""
+    g = np.empty(n)
+    for i in range(n):
+        up, down = np.ones(n), np.ones(n)
+        up[i] += eps
+        down[i] -= eps
+        g[i] = (score_of_weights(up) - score_of_weights(down)) / (2 * eps)
+    return g
+
+
 @pytest.fixture
 def task():
     X, y, _ = make_task()

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import weight_differences
 from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_taskrel._bootstrap import (
@@ -134,17 +135,6 @@ def _weighted_logme(F, T, w):
     return float(np.mean(out))
 
 
-def _finite_differences(score_of_weights, n, eps=1e-4):
-    """Central differences of a weighted score in each sample's weight at w = 1."""
-    g = np.empty(n)
-    for i in range(n):
-        up, down = np.ones(n), np.ones(n)
-        up[i] += eps
-        down[i] -= eps
-        g[i] = (score_of_weights(up) - score_of_weights(down)) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("n, d, regression", [(40, 5, False), (15, 25, False),
                                               (30, 4, True)])
 def test_logme_influence_equals_finite_differences_of_the_weighted_evidence(n, d,
@@ -161,7 +151,7 @@ def test_logme_influence_equals_finite_differences_of_the_weighted_evidence(n, d
     score, _, g = _logme(F, y, regression=regression, influence=True, tol=1e-15,
                          max_iter=10_000)
     assert _weighted_logme(F, T, np.ones(n)) == pytest.approx(score, rel=1e-10)
-    fd = _finite_differences(lambda w: _weighted_logme(F, T, w), n)
+    fd = weight_differences(lambda w: _weighted_logme(F, T, w), n)
     # The floor is LogME's own convergence (its evidence criterion leaves alpha/beta
     # ~1e-8 off the optimum): measured 1e-9 absolute for |g| ~ 0.04.
     assert_allclose(g, fd, rtol=0, atol=1e-6 * np.abs(fd).max())
@@ -317,7 +307,7 @@ def test_regularized_h_score_influence_equals_finite_differences(n, d):
     score, g = _regularized_h_score(X, y, influence=True)
     f = lambda w: _weighted_regularized_h_score(X, y, w)  # noqa: E731
     assert f(np.ones(n)) == pytest.approx(score, rel=1e-12)
-    fd = _finite_differences(f, n, eps=1e-5)
+    fd = weight_differences(f, n, eps=1e-5)
     assert np.abs(fd).max() > 1e-2
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 6e-11
 
@@ -347,7 +337,7 @@ def test_h_score_influence_equals_finite_differences_of_the_weighted_score(n, d)
         X = X[:, :12] @ rng.normal(size=(12, d))
     score, g = _h_score(X, y, influence=True)
     assert _weighted_h_score(X, y, np.ones(n)) == pytest.approx(score, rel=1e-9)
-    fd = _finite_differences(lambda w: _weighted_h_score(X, y, w), n, eps=1e-5)
+    fd = weight_differences(lambda w: _weighted_h_score(X, y, w), n, eps=1e-5)
     assert np.abs(fd).max() > 1e-2
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 1.1e-10
 
@@ -390,13 +380,13 @@ def test_leep_and_nce_influence_equal_finite_differences_of_the_weighted_score()
     y = (P.argmax(axis=1) + (rng.rand(60) < 0.3)) % 3
     score, g = _leep_influence(P, y)
     assert _weighted_leep(P, y, np.ones(60)) == pytest.approx(score, rel=1e-12)
-    fd = _finite_differences(lambda w: _weighted_leep(P, y, w), 60, eps=1e-5)
+    fd = weight_differences(lambda w: _weighted_leep(P, y, w), 60, eps=1e-5)
     assert np.abs(fd).max() > 1e-3
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 2.6e-11
     z = P.argmax(axis=1)
     score, g = _nce_influence(z, y)
     assert _weighted_nce(z, y, np.ones(60)) == pytest.approx(score, rel=1e-12)
-    fd = _finite_differences(lambda w: _weighted_nce(z, y, w), 60, eps=1e-5)
+    fd = weight_differences(lambda w: _weighted_nce(z, y, w), 60, eps=1e-5)
     assert np.abs(fd).max() > 1e-3
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 1e-11
 
@@ -435,7 +425,7 @@ def test_gbc_influence_equals_finite_differences_of_the_weighted_score(gaussian)
     score, g = _gbc(X, y, gaussian=gaussian, influence=True)
     f = lambda w: _weighted_gbc(X, y, w, gaussian, 1e-4)  # noqa: E731
     assert f(np.ones(45)) == pytest.approx(score, rel=1e-12)
-    fd = _finite_differences(f, 45, eps=1e-5)
+    fd = weight_differences(f, 45, eps=1e-5)
     assert np.abs(fd).max() > 1e-3
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 6e-11
 
@@ -467,7 +457,7 @@ def test_transrate_influence_equals_finite_differences_of_the_weighted_score(n, 
     score, g = _transrate(X, y, eps=eps, influence=True)
     f = lambda w: _weighted_transrate(X, y, w, eps)  # noqa: E731
     assert f(np.ones(n)) == pytest.approx(score, rel=1e-10)
-    fd = _finite_differences(f, n, eps=1e-5)
+    fd = weight_differences(f, n, eps=1e-5)
     assert np.abs(fd).max() > 1e-2
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 4e-9
 
@@ -488,7 +478,7 @@ def test_leep_influence_keeps_a_source_class_of_little_mass():
     P /= P.sum(axis=1, keepdims=True)
     y = (P.argmax(axis=1) + (rng.rand(40) < 0.3)) % 3
     score, g = _leep_influence(P, y)
-    fd = _finite_differences(lambda w: _weighted_leep(P, y, w), 40, eps=1e-5)
+    fd = weight_differences(lambda w: _weighted_leep(P, y, w), 40, eps=1e-5)
     assert np.abs(fd).max() > 1e-3
     assert_allclose(g, fd, rtol=0, atol=1e-8)
 
@@ -503,7 +493,7 @@ def test_regularized_h_score_influence_when_n_equals_d(n):
     X = rng.normal(size=(n, n)) * rng.uniform(0.3, 2, size=n) + np.eye(n)[y]
     score, g = _regularized_h_score(X, y, influence=True)
     f = lambda w: _weighted_regularized_h_score(X, y, w)  # noqa: E731
-    fd = _finite_differences(f, n, eps=1e-5)
+    fd = weight_differences(f, n, eps=1e-5)
     assert np.abs(fd).max() > 1e-2
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 5e-11
 
@@ -519,7 +509,7 @@ def test_regularized_h_score_influence_with_one_feature_is_that_of_the_h_score()
     score, g = _regularized_h_score(X, y, influence=True)
     f = lambda w: _weighted_h_score(X, y, w)  # noqa: E731
     assert f(np.ones(30)) == pytest.approx(score, rel=1e-12)
-    fd = _finite_differences(f, 30, eps=1e-5)
+    fd = weight_differences(f, 30, eps=1e-5)
     assert np.abs(fd).max() > 1e-2
     assert_allclose(g, fd, rtol=0, atol=1e-8)  # measured: 5e-12
 
@@ -535,5 +525,5 @@ def test_regularized_h_score_influence_is_zero_where_the_shrinkage_is_clipped():
     score, g = _regularized_h_score(X, y, influence=True)
     f = lambda w: _weighted_regularized_h_score(X, y, w)  # noqa: E731
     assert score == 0.0 and f(np.ones(20)) == 0.0
-    assert_allclose(_finite_differences(f, 20, eps=1e-5), 0.0, atol=1e-12)
+    assert_allclose(weight_differences(f, 20, eps=1e-5), 0.0, atol=1e-12)
     assert_allclose(g, 0.0, atol=0)

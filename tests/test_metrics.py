@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import weight_differences
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
@@ -1219,16 +1220,6 @@ def _noise_only_evidence(T, w=None):
     return float(np.mean(0.5 * np.log(W / (w @ T**2)) - 0.5 - 0.5 * np.log(2 * np.pi)))
 
 
-def _central_differences(f, n, eps=1e-6):
-    out = np.empty(n)
-    for i in range(n):
-        up, down = np.ones(n), np.ones(n)
-        up[i] += eps
-        down[i] -= eps
-        out[i] = (f(up) - f(down)) / (2 * eps)
-    return out
-
-
 @pytest.mark.parametrize("regression", [False, True])
 def test_logme_of_zero_features_is_the_evidence_of_the_noise_alone(regression):
     from sklearn_taskrel.metrics._logme import _logme
@@ -1247,7 +1238,7 @@ def test_logme_of_zero_features_is_the_evidence_of_the_noise_alone(regression):
     assert len(out) == 4
     assert np.all(np.isposinf(out[1]))  # alpha: nothing to fit, the prior is a point
     assert_allclose(out[2], 12 / (T**2).sum(axis=0), rtol=1e-12)  # beta
-    fd = _central_differences(lambda w: _noise_only_evidence(T, w), 12)
+    fd = weight_differences(lambda w: _noise_only_evidence(T, w), 12, eps=1e-6)
     assert np.abs(fd).max() > 1e-3
     assert_allclose(g, fd, rtol=0, atol=1e-8)
 
