@@ -1175,3 +1175,790 @@ def test_invert_map_inverts_an_ill_conditioned_map_exactly():
         A, b = invert_map(np.diag([2.0, 1e-320]), m)
     assert_allclose(A, np.diag([0.5, 0.0]), rtol=1e-15)
     assert np.all(np.isfinite(b))
+
+
+# --- Task-relatedness by an independent route (issue 19, transport/_relatedness) ------
+from sklearn_taskrel.transport._relatedness import (  # noqa: E402
+    _blocks,
+    transport_with_weights,
+)
+
+
+def _split_by_hand(n, chunk_size, rng):
+    """Chunks of ``range(n)``: a permutation by ``rng`` (or none) in near-equal parts."""
+    idx = np.arange(n) if rng is None else rng.permutation(n)
+    return [c for c in np.array_split(idx, max(1, -(-n // chunk_size))) if len(c)]
+
+
+def _plans_by_emd(problems, X, *, squared=False, chunk_size=10 ** 6, rng=None):
+    """Class-wise transport solved by POT's ``ot.emd`` on float64 costs.
+
+    ``problems``: ``(Z_src, src_weights, target_indices, mass)`` per class, built by
+    the test. Returns ``W = sum mass * sum_chunks frac * cost``, the global plan
+    ``P`` (stacked sources x n, scaled by mass and chunk fraction), the stacked
+    sources and each target point's cost ``n_chunk sum_i G_ij C_ij``."""
+    n = len(X)
+    Zs = np.vstack([p[0] for p in problems])
+    P, costs, W, off = np.zeros((len(Zs), n)), np.full(n, np.nan), 0.0, 0
+    for Zr, a, idx, mass in problems:
+        a = np.full(len(Zr), 1 / len(Zr)) if a is None else a
+        for c in _split_by_hand(len(idx), chunk_size, rng):
+            cols = idx[c]
+            C = ((Zr[:, None, :] - X[cols][None]) ** 2).sum(-1)
+            C = C if squared else np.sqrt(C)
+            G = ot.emd(a, np.full(len(cols), 1 / len(cols)), C)
+            frac = len(cols) / len(idx)
+            W += mass * frac * float((G * C).sum())
+            P[off:off + len(Zr), cols] += mass * frac * G
+            costs[cols] = len(cols) * (G * C).sum(0)
+        off += len(Zr)
+    return W, P, Zs, costs
+
+
+def test_blocks_by_hand():
+    """One problem per target class with its reference mixture weights
+    ``Gamma[r, t] / n_r`` (normalised), a single reference class unweighted; classes
+    without points or prior skipped, empty reference classes dropped; label-free:
+    every reference point weighted by ``D_r / n_r``, zero-prior classes dropped."""
+    rng = np.random.RandomState(1)
+    Z = [rng.normal(size=(n, 2)) for n in (3, 1, 0, 2)]
+    joint = np.array([[0.1, 0.05, 0.2, 0.1], [0.3, 0.0, 0.0, 0.0],
+                      [0.1, 0.05, 0.0, 0.0], [0.0, 0.0, 0.1, 0.0]])
+    prior = np.array([0.5, 0.1, 0.3, 0.1])
+    y = np.array([0, 2, 0, 1, 2, 2, 0])  # class 3 has no point
+    tr = Transformation(None, joint, joint.sum(1), FeatureMap.identity(2))
+    out = _blocks(Z, y, tr, prior)
+    assert len(out) == 3
+    Zb, a, idx, mass = out[0]
+    assert_allclose(Zb, np.vstack([Z[0], Z[1]]))
+    expected = np.array([0.1 / 3] * 3 + [0.3])
+    assert_allclose(a, expected / expected.sum(), rtol=1e-15)
+    assert idx.tolist() == [0, 2, 6] and mass == 0.5 and type(mass) is float
+    Zb, a, idx, mass = out[1]  # reference classes 2 (empty) dropped: only class 0
+    assert Zb is Z[0] and a is None and idx.tolist() == [3] and mass == 0.1
+    Zb, a, idx, mass = out[2]
+    assert_allclose(Zb, np.vstack([Z[0], Z[3]]))
+    expected = np.array([0.2 / 3] * 3 + [0.05, 0.05])
+    assert_allclose(a, expected / expected.sum(), rtol=1e-15)
+    assert idx.tolist() == [1, 4, 5] and mass == 0.3
+    # a target class of zero prior is skipped even with points
+    out = _blocks(Z, y, tr, np.array([0.5, 0.0, 0.3, 0.2]))
+    assert [b[2].tolist() for b in out] == [[0, 2, 6], [1, 4, 5]]
+    # label-free
+    free = Transformation(None, None, np.array([0.2, 0.3, 0.0, 0.0]), FeatureMap.identity(2))
+    Z2 = [Z[0], Z[1], Z[2], Z[3]]
+    (Zb, a, idx, mass), = _blocks(Z2, y, free, None)
+    assert_allclose(Zb, np.vstack([Z[0], Z[1]]))
+    expected = np.array([0.2 / 3] * 3 + [0.3])
+    assert_allclose(a, expected / expected.sum(), rtol=1e-15)
+    assert idx.tolist() == list(range(7)) and mass == 1.0
+    free = Transformation(None, None, np.array([0.2, 0.3, 0.5, 0.0]), FeatureMap.identity(2))
+    (Zb, a, idx, mass), = _blocks(Z2, y, free, None)  # an empty class of positive prior
+    assert_allclose(a, expected / expected.sum(), rtol=1e-15)
+    assert_allclose(a.sum(), 1.0, rtol=1e-15)
+
+
+def _soft_problem(seed=3):
+    rng = np.random.RandomState(seed)
+    d = 3
+    Z = [rng.normal(size=(n, d)) + 2 * r for r, n in enumerate((7, 5, 6))]
+    X = rng.normal(size=(19, d)) * 0.8
+    y = np.array([0] * 7 + [1] * 5 + [2] * 7)[rng.permutation(19)]
+    joint = np.array([[0.2, 0.0, 0.1], [0.1, 0.25, 0.0], [0.0, 0.0, 0.35]])
+    prior = joint.sum(0)
+    fmap = FeatureMap(shift=rng.normal(size=d), center=np.zeros(d),
+                      scale_delta=rng.uniform(-0.3, 0.3, size=d))
+    tr = Transformation(None, joint, joint.sum(1), fmap)
+    # the same problems built by hand from the joint
+    problems = []
+    for t in range(3):
+        rs = np.flatnonzero(joint[:, t] > 0)
+        a = np.concatenate([np.full(len(Z[r]), joint[r, t] / len(Z[r])) for r in rs])
+        problems.append((np.vstack([Z[r] for r in rs]), a / a.sum(),
+                         np.flatnonzero(y == t), prior[t]))
+    return Z, X, y, tr, prior, fmap, problems
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("chunk_size", [100, 3])
+def test_transport_with_weights_is_the_mass_weighted_emd_of_each_class(squared, chunk_size):
+    """W, ``Y = P^T Z`` and ``w = P^T 1`` of the class-wise plans (soft label map,
+    mapped per block by ``feature_map``) against POT's plans per class and chunk
+    (shuffled by the same generator); ``on_block`` sees every block, mapped, and
+    ``point_costs`` holds every point's cost."""
+    Z, X, y, tr, prior, fmap, problems = _soft_problem()
+    seen, costs = [], np.full(len(X), np.nan)
+    W, Y, w = transport_with_weights(
+        Z, X, y, tr, prior, chunk_size=chunk_size, rng=np.random.RandomState(5),
+        squared=squared, feature_map=fmap, point_costs=costs,
+        on_block=lambda i, Xb: seen.append((i.copy(), np.array(Xb))))
+    U = fmap.apply(X)
+    W_ref, P, Zs, costs_ref = _plans_by_emd(problems, U, squared=squared,
+                                            chunk_size=chunk_size,
+                                            rng=np.random.RandomState(5))
+    rtol = 1e-5 if squared else 1e-12  # squared costs are float32
+    assert W == pytest.approx(W_ref, rel=rtol)
+    assert_allclose(w, P.sum(0), rtol=1e-12)
+    assert_allclose(w, prior[y] / np.bincount(y)[y], rtol=1e-12)
+    assert_allclose(Y, P.T @ Zs, rtol=1e-9, atol=1e-12)
+    assert_allclose(costs, costs_ref, rtol=rtol, atol=1e-6 if squared else 1e-12)
+    assert [s[0].tolist() for s in seen] == [p[2].tolist() for p in problems]
+    for (i, Xb) in seen:
+        assert_allclose(Xb, U[i], rtol=1e-14)
+    # without weights: the same W, no statistics
+    out = transport_with_weights(Z, U, y, tr, prior, chunk_size=chunk_size,
+                                 rng=np.random.RandomState(5), want_weights=False,
+                                 squared=squared)
+    assert out[0] == pytest.approx(W, rel=1e-6) and out[1:] == (None, None)
+
+
+def test_transport_with_weights_on_torch_tensors_matches_numpy():
+    torch = pytest.importorskip("torch")
+    Z, X, y, tr, prior, fmap, _ = _soft_problem(4)
+    U = fmap.apply(X)
+    W, Y, w = transport_with_weights(Z, U, y, tr, prior, chunk_size=4,
+                                     rng=np.random.RandomState(2))
+    Wt, Yt, wt = transport_with_weights([torch.as_tensor(Zr) for Zr in Z], torch.as_tensor(U),
+                                        y, tr, prior, chunk_size=4,
+                                        rng=np.random.RandomState(2))
+    assert Wt == pytest.approx(W, rel=1e-12)
+    assert_allclose(Yt.numpy(), Y, rtol=1e-10, atol=1e-14)
+    assert_allclose(wt.numpy(), w, rtol=1e-12)
+
+
+def test_transport_with_weights_forwards_the_simplex_limit():
+    Z, X, y, tr, prior, fmap, _ = _soft_problem()
+    with pytest.warns(ConvergenceWarning):
+        transport_with_weights(Z, X, y, tr, prior, chunk_size=100, max_iter=1)
+
+
+def test_evaluate_transformation_reprojects_and_measures_by_hand():
+    """A sample of another class prior (the default: the sample's frequencies): the
+    assignment keeps each class's reference class with the new mass, and every term
+    is the bound's formula with POT's W1 of each (chunked) class; the chunk size,
+    generator, simplex limit, ``on_block`` and ``point_costs`` reach the solver."""
+    rng = np.random.RandomState(6)
+    d = 2
+    Z = [rng.normal(size=(n, d)) + 3 * r for r, n in enumerate((6, 8, 5))]
+    y = np.array([1] * 3 + [0] * 9 + [2] * 4)
+    X = rng.normal(size=(16, d)) + y[:, None]
+    a = np.array([2, 2, 0])
+    fmap = FeatureMap(shift=np.array([0.5, -0.2]), center=np.zeros(d),
+                      scale_delta=np.array([0.3, -0.1]))
+    tr = Transformation(a, joint_from_assignment(a, np.full(3, 1 / 3), 3), None, fmap)
+    L, tau = np.array([0.7, 1.1, 0.4]), 0.6
+    seen, costs = [], np.zeros(16)
+    terms, out = evaluate_transformation(Z, X, y, tr, L, tau, chunk_size=4,
+                                         rng=np.random.RandomState(9),
+                                         on_block=lambda i, Xb: seen.append(i.tolist()),
+                                         point_costs=costs)
+    pi = np.array([9, 3, 4]) / 16
+    assert_allclose(out.joint, joint_from_assignment(a, pi, 3), rtol=1e-15)
+    assert_allclose(out.class_prior, [4 / 16, 0.0, 12 / 16], rtol=1e-15)
+    assert out.assignment is a and out.feature_map is fmap
+    problems = [(Z[a[t]], None, np.flatnonzero(y == t), pi[t]) for t in range(3)]
+    W, _, _, costs_ref = _plans_by_emd(problems, fmap.apply(X), chunk_size=4,
+                                       rng=np.random.RandomState(9))
+    D = out.class_prior
+    H = -sum(pi[t] * np.log(pi[t] / D[a[t]]) for t in range(3))
+    assert terms["wasserstein"] == pytest.approx(W, rel=1e-12)
+    assert terms["lipschitz"] == tau
+    assert terms["reweighted_reference_loss"] == pytest.approx(pi @ L[a], rel=1e-12)
+    assert terms["conditional_entropy"] == pytest.approx(H, rel=1e-12)
+    assert terms["task_relatedness"] == pytest.approx(pi @ L[a] + H + tau * W, rel=1e-12)
+    assert seen == [p[2].tolist() for p in problems]
+    assert_allclose(costs, costs_ref, rtol=1e-12)
+    # an explicit prior is used as given; the simplex limit is forwarded
+    terms2, out2 = evaluate_transformation(Z, X, y, tr, L, tau, np.array([0.2, 0.5, 0.3]))
+    assert_allclose(out2.joint.sum(0), [0.2, 0.5, 0.3], rtol=1e-15)
+    with pytest.warns(ConvergenceWarning):
+        evaluate_transformation(Z, X, y, tr, L, tau, max_iter=1)
+    # the default prior counts every class, a missing class 0 included
+    y3 = np.where(y == 0, 1, y)
+    _, out3 = evaluate_transformation(Z, X, y3, tr, L, tau)
+    assert_allclose(out3.joint.sum(0), [0.0, 12 / 16, 4 / 16], rtol=1e-15)
+
+
+def test_chunked_wasserstein_default_chunk_is_2000_points():
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(3, 2))
+    for n, n_plans in [(2000, 1), (2001, 2)]:
+        _, plans = chunked_wasserstein(Z, rng.normal(size=(n, 2)), return_plans=True)
+        assert len(plans) == n_plans
+
+
+def test_class_pair_costs_subsample_at_most_100_points_and_keep_a_full_class_whole():
+    """The default cut is 100 points; a class of exactly ``max_per_class`` points is
+    kept whole without drawing from the generator (the later draws, that cut the
+    pairs, are those of a larger limit)."""
+    rng = np.random.RandomState(1)
+    refs = [rng.normal(size=(101, 2)), rng.normal(size=(7, 2)) + 1]
+    tgts = [rng.normal(size=(50, 2)), rng.normal(size=(3, 2))]
+    C = class_pair_costs(refs, tgts, rng=np.random.RandomState(4))
+    assert_allclose(C, class_pair_costs(refs, tgts, rng=np.random.RandomState(4),
+                                        max_per_class=100), rtol=0)
+    assert not np.allclose(C, class_pair_costs(refs, tgts, rng=np.random.RandomState(4),
+                                               max_per_class=101))
+    small = [refs[1], refs[1] + 2]
+    C7 = class_pair_costs(small, tgts[1:], rng=np.random.RandomState(4), max_per_class=7)
+    assert_allclose(C7, class_pair_costs(small, tgts[1:], rng=np.random.RandomState(4),
+                                         max_per_class=1000), rtol=0)
+
+
+def test_class_pair_costs_are_those_of_the_float32_points():
+    """The distances are computed in float32 (a documented speed choice): rounding
+    either side to float32 first changes nothing, not even in the last bit."""
+    rng = np.random.RandomState(2)
+    refs = [rng.normal(size=(6, 3)) + 1e3 for _ in range(2)]
+    tgts = [rng.normal(size=(4, 3)) + 1e3 + 0.5 for _ in range(3)]
+
+    def r32(A):
+        return [x.astype(np.float32).astype(np.float64) for x in A]
+
+    C = class_pair_costs(refs, tgts, rng=np.random.RandomState(0))
+    assert_allclose(class_pair_costs(r32(refs), tgts, rng=np.random.RandomState(0)), C, rtol=0)
+    assert_allclose(class_pair_costs(refs, r32(tgts), rng=np.random.RandomState(0)), C, rtol=0)
+
+
+def _fit_by_hand(Z, X, y, L, tau, prior, *, kind="affine", alpha=1.0, max_iter=30, tol=1e-3,
+                 chunk_size=2000, pair_max=64, desc_max=128, seed=0, label_free=False,
+                 ref_prior=None, measure_kept=True, fixed=None, head=None):
+    """The block descent of ``fit_transformation`` written out: the same draws of the
+    seeds, the label map by brute force over every assignment on the class-pair
+    costs, POT's squared-Euclidean plans, the map step by lstsq on one row per pair,
+    and the bound's W1 of both candidate maps by POT."""
+    rng = np.random.RandomState(seed)
+    K_R, (n, d) = len(Z), X.shape
+    big = np.iinfo(np.int32).max
+    pair_seed, chunk_seed = rng.randint(big), rng.randint(big)
+    if label_free:
+        a, joint, D = None, None, np.asarray(ref_prior, float)
+    else:
+        K_T = len(prior)
+        if fixed is None:
+            C = class_pair_costs(Z, [X[y == t] for t in range(K_T)],
+                                 rng=np.random.RandomState(pair_seed), max_per_class=pair_max)
+
+            def objective(a):
+                D = np.array([prior[a == r].sum() for r in range(K_R)])
+                H = -sum(prior[t] * np.log(prior[t] / D[a[t]]) for t in range(K_T))
+                return sum(prior[t] * (L[a[t]] + tau * C[a[t], t]) for t in range(K_T)) + H
+
+            a = min((np.array(p) for p in itertools.product(range(K_R), repeat=K_T)),
+                    key=objective)
+        else:
+            a = np.asarray(fixed).astype(int)
+        joint = joint_from_assignment(a, prior, K_R)
+        D = joint.sum(1)
+    sub = np.random.RandomState(rng.randint(big))
+    Zd = [Zr if len(Zr) <= desc_max
+          else Zr[np.sort(sub.choice(len(Zr), desc_max, replace=False))] for Zr in Z]
+
+    def problems(Zs):
+        if label_free:
+            w = np.concatenate([np.full(len(Zr), D[r] / len(Zr)) for r, Zr in enumerate(Zs)])
+            return [(np.vstack(Zs), w / w.sum(), np.arange(n), 1.0)]
+        return [(Zs[a[t]], None, np.flatnonzero(y == t), prior[t]) for t in range(K_T)]
+
+    history, U, prev = [], X, np.inf
+    M, m = np.eye(d), np.zeros(d)
+    if kind != "identity":
+        for it in range(1, max_iter + 1):
+            W2, P, Zs, _ = _plans_by_emd(problems(Zd), U, squared=True, chunk_size=chunk_size,
+                                         rng=np.random.RandomState(chunk_seed))
+            history.append({"iteration": it, "squared_transport": W2})
+            if prev - W2 <= tol * W2:
+                break
+            prev = W2
+            M, m = _plan_ridge_by_lstsq(Zs, X, P, alpha * d / n, kind)
+            U = X @ M.T + m
+    candidates = [(np.eye(d), np.zeros(d), X)] + ([] if kind == "identity" else [(M, m, U)])
+    if head is not None and kind == "affine" and K_R > 1:
+        # the logit stage: the ridge fit of the logit residuals on the centred target
+        # (lstsq, one row per pair), lifted by the pseudo-inverse of the head
+        M2, m2 = _logit_stage_by_hand(problems, Zd, X, U, M, m, head, max_iter, tol,
+                                      alpha * d / n, chunk_size, chunk_seed, history)
+        candidates.append((M2, m2, X @ M2.T + m2))
+    best = None
+    for Mc, mc, Uc in candidates:
+        Zb = Z if measure_kept else Zd
+        if head is not None:
+            Zb, Uc, tau = [Zr @ head[0].T + head[1] for Zr in Zb], Uc @ head[0].T + head[1], \
+                np.sqrt(2)
+        W = _plans_by_emd(problems(Zb), Uc, chunk_size=chunk_size,
+                          rng=np.random.RandomState(chunk_seed))[0]
+        H = 0.0 if joint is None else -sum(
+            joint[r, t] * np.log(joint[r, t] / D[r])
+            for r in range(K_R) for t in range(joint.shape[1]) if joint[r, t] > 0)
+        total = D @ L + max(H, 0.0) + tau * W
+        if best is None or total < best[0]:
+            best = (total, Mc, mc, X @ Mc.T + mc, W, H)
+    return a, D, history, best
+
+
+def _logit_stage_by_hand(problems, Zd, X, U, M, m, head, max_iter, tol, lam, chunk_size,
+                         chunk_seed, history):
+    """The logit stage of the descent from the map ``(M, m)`` (``U`` its image): POT's
+    plans between logits, the ridge fit of the logit residuals on the centred target
+    by lstsq (one row per pair), lifted by the head's pseudo-inverse."""
+    d, K = X.shape[1], head[0].shape[0]
+    Wh, ch = head
+    lblocks = [Zr @ Wh.T + ch for Zr in Zd]
+    base = U @ Wh.T + ch
+    logits, prev, fitted = base, np.inf, None
+    for _ in range(max_iter):
+        W2, P, Ls, _ = _plans_by_emd(problems(lblocks), logits, squared=True,
+                                     chunk_size=chunk_size,
+                                     rng=np.random.RandomState(chunk_seed))
+        history.append({"iteration": len(history) + 1, "squared_logit_transport": W2})
+        if prev - W2 <= tol * W2:
+            break
+        prev = W2
+        w = P.sum(0)
+        Xc = X - w @ X / w.sum()
+        i, j = np.nonzero(P > 0)
+        sq = np.sqrt(P[i, j])[:, None]
+        A = np.vstack([sq * np.column_stack([Xc[j], np.ones(len(j))]),
+                       np.sqrt(lam) * np.eye(d, d + 1)])
+        B = np.linalg.lstsq(A, np.vstack([sq * (Ls[i] - base[j]), np.zeros((d, K))]),
+                            rcond=None)[0]
+        fitted = (B[:d].T, B[d], w @ X / w.sum())
+        logits = base + B[d] + Xc @ B[:d]
+    Delta, delta, center = fitted
+    back = np.linalg.pinv(Wh)
+    M2, m2 = M + back @ Delta, m + back @ (delta - Delta @ center)
+    return M2, m2
+
+
+FIT_CASES = {  # kind, label_free, measure_kept, alpha, max_iter, tol, fixed assignment
+    "affine": ("affine", False, True, 1.0, 30, 1e-3, None),
+    "diagonal-subsample": ("diagonal", False, False, 2.5, 30, 1e-3, None),
+    "translation-free": ("translation", True, True, 1.0, 30, 1e-3, None),
+    "max-iter": ("affine", False, True, 0.3, 2, 0.0, None),
+    "tol": ("affine", False, True, 1.0, 30, 0.5, None),
+    "identity": ("identity", False, True, 1.0, 30, 1e-3, None),
+    "fixed": ("affine", False, True, 1.0, 30, 1e-3, np.array([2.0, 0.0, 0.0])),
+}
+
+
+@pytest.mark.parametrize("case", list(FIT_CASES))
+def test_fit_transformation_is_the_block_descent_by_hand(case):
+    """Label map, map descent (its squared costs in ``history`` and the callback),
+    stopping by ``tol`` or ``max_iter``, the kept candidate with its terms and
+    mapped target: all as the descent written out with POT and lstsq (classes larger
+    than ``pair_max_samples`` and ``descent_max_per_class``, chunked targets)."""
+    kind, free, kept, alpha, max_iter, tol, fixed = FIT_CASES[case]
+    rng = np.random.RandomState(21)
+    d = 3
+    # reference classes above, at and below descent_max_per_class (10)
+    Z = [rng.normal(size=(k, d)) + 2.5 * np.eye(d)[r] for r, k in enumerate((14, 10, 11))]
+    A = np.eye(d) + 0.3 * rng.normal(size=(d, d))
+    sizes = (10, 8, 12)
+    X = np.vstack([(rng.normal(size=(k, d)) + 2.5 * np.eye(d)[(t + 1) % 3]) @ A.T + 0.7
+                   for t, k in enumerate(sizes)])
+    y = np.repeat(np.arange(3), sizes)
+    prior = np.array(sizes) / 30
+    L, tau = np.array([0.3, 0.2, 0.5]), 0.8
+    ref_prior = np.array([0.5, 0.2, 0.3])
+    kw = dict(feature_map=kind, alpha=alpha, max_iter=max_iter, tol=tol, chunk_size=7,
+              pair_max_samples=8, descent_max_per_class=10, measure_kept=kept)
+    calls = []
+    if free:
+        tr = fit_transformation(Z, X, np.zeros(30, int), L, tau, None, label_free=True,
+                                ref_prior=list(ref_prior), rng=np.random.RandomState(3),
+                                callback=lambda *c: calls.append(c), **kw)
+        y_ref = np.zeros(30, int)
+    else:
+        tr = fit_transformation(Z, X, y, list(L), tau, prior, rng=np.random.RandomState(3),
+                                learn_label_map=fixed is None, assignment=fixed,
+                                callback=lambda *c: calls.append(c), **kw)
+        y_ref = y
+    a, D, history, (total, M, m, U, W, H) = _fit_by_hand(
+        Z, X, y_ref, L, tau, prior, kind=kind, alpha=alpha, max_iter=max_iter, tol=tol,
+        chunk_size=7, pair_max=8, desc_max=10, seed=3, label_free=free,
+        ref_prior=ref_prior, measure_kept=kept, fixed=fixed)
+    if free:
+        assert tr.assignment is None and tr.joint is None
+    else:
+        assert tr.assignment.tolist() == a.tolist()
+        assert_allclose(tr.joint, joint_from_assignment(a, prior, 3), rtol=1e-15)
+    assert_allclose(tr.class_prior, D, rtol=1e-15)
+    # the map algebra runs in float32
+    assert_allclose(tr.feature_map.M, M, atol=2e-5)
+    assert_allclose(tr.feature_map.m, m, atol=2e-5)
+    assert_allclose(tr.mapped_target, U, atol=5e-5)
+    assert tr.n_iter == len(tr.history) == len(history) + 1
+    for got, want in zip(tr.history, history):
+        assert got.keys() == want.keys() and got["iteration"] == want["iteration"]
+        assert got["squared_transport"] == pytest.approx(want["squared_transport"], rel=1e-5)
+        assert type(got["squared_transport"]) is float
+    assert calls == [(h["iteration"], h["squared_transport"]) for h in tr.history[:-1]]
+    if max_iter == 2:
+        assert len(history) == 2
+    if tol == 0.5:
+        assert len(history) < 30
+    last = tr.history[-1]
+    assert last["iteration"] == len(history) + 1
+    assert last["objective"] == last["task_relatedness"]
+    assert last["task_relatedness"] == pytest.approx(total, rel=1e-5)
+    assert last["wasserstein"] == pytest.approx(W, rel=1e-5)
+    assert last["lipschitz"] == tau
+    assert last["conditional_entropy"] == pytest.approx(max(H, 0.0), abs=1e-12)
+    assert last["reweighted_reference_loss"] == pytest.approx(D @ L, rel=1e-12)
+    if kept:
+        assert "reference_subsample" not in last
+        assert tr.terms == {k: v for k, v in last.items()
+                            if k not in ("iteration", "objective")}
+    else:
+        assert last["reference_subsample"] is True and tr.terms is None
+
+
+def test_fit_transformation_defaults_and_forwarded_limits():
+    """``rng=None`` is ``RandomState(0)``; the simplex limit reaches every solve; the
+    default descent subsample is 128 points per class and the class-pair sample 64."""
+    rng = np.random.RandomState(22)
+    Z = [rng.normal(size=(130, 2)) + 3 * r for r in range(2)]
+    X = np.vstack([rng.normal(size=(66, 2)) + 3 * (1 - t) + 0.4 for t in range(2)])
+    y = np.repeat([0, 1], 66)
+    prior, L = np.full(2, 0.5), np.array([0.2, 0.4])
+    tr = fit_transformation(Z, X, y, L, 1.0, prior, max_iter=3)
+    a, D, history, best = _fit_by_hand(Z, X, y, L, 1.0, prior, max_iter=3)
+    assert tr.assignment.tolist() == a.tolist() == [1, 0]
+    assert [h["squared_transport"] for h in tr.history[:-1]] == pytest.approx(
+        [h["squared_transport"] for h in history], rel=1e-5)
+    assert tr.terms["task_relatedness"] == pytest.approx(best[0], rel=1e-5)
+    same = fit_transformation(Z, X, y, L, 1.0, prior, max_iter=3,
+                              rng=np.random.RandomState(0))
+    assert same.history == tr.history
+    with pytest.warns(ConvergenceWarning):
+        fit_transformation(Z[:1], X[:5], np.zeros(5, int), L[:1], 1.0, np.ones(1),
+                           max_iter=1, ot_max_iter=1)
+
+
+def test_local_search_needs_a_gain_above_1e_13():
+    """A move or a swap that gains exactly 1e-13 is not taken (nor one that gains
+    nothing): the threshold is strict."""
+    from sklearn_taskrel.transport._assignment import _local_search
+
+    pi = np.array([0.5, 0.5])
+    # moving class 0 alone to the empty class 2 gains 0.5 * 2e-13 = 1e-13 exactly
+    C = np.array([[2e-13, 9.0], [9.0, 0.0], [0.0, 9.0]])
+    assert _local_search(C, pi, np.array([0, 1]), 100)[0].tolist() == [0, 1]
+    C = np.array([[0.0, 9.0], [9.0, 0.0], [0.0, 9.0]])  # a move that gains nothing
+    assert _local_search(C, pi, np.array([0, 1]), 100)[0].tolist() == [0, 1]
+    # swapping the two classes gains 0.5 * 2e-13 = 1e-13 exactly
+    C = np.array([[2e-13, 0.0], [0.0, 0.0]])
+    assert _local_search(C, pi, np.array([0, 1]), 100)[0].tolist() == [0, 1]
+    C = np.array([[1e-3, 0.0], [0.0, 0.0]])  # a real gain is taken
+    assert _local_search(C, pi, np.array([0, 1]), 100)[0].tolist() == [1, 0]
+
+
+def test_search_restarts_perturb_a_quarter_of_the_classes(monkeypatch):
+    """Each restart reassigns ``max(1, K_T // 4)`` distinct classes of the best map at
+    random (``RandomState(0)``: a choice without replacement, then one draw per moved
+    class)."""
+    from sklearn_taskrel.transport import _assignment
+
+    seen = []
+    real = _assignment._local_search
+
+    def spy(C, pi, a, max_sweeps):
+        seen.append(np.array(a))
+        return real(C, pi, a, max_sweeps)
+
+    monkeypatch.setattr(_assignment, "_local_search", spy)
+    rng = np.random.RandomState(3)
+    K_R, K_T = 3, 9
+    C, pi = rng.uniform(size=(K_R, K_T)), np.full(K_T, 1 / K_T)
+    best, _ = _assignment._search(C, pi, None, 100, 3)
+    assert len(seen) == 4
+    draws = np.random.RandomState(0)
+    best0 = real(C, pi, seen[0].copy(), 100)[0]
+    for start in seen[1:]:
+        moved = draws.choice(K_T, size=2, replace=False)
+        expected = best0.copy()
+        expected[moved] = draws.randint(0, K_R, size=2)
+        assert start.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("label_free", [False, True])
+def test_fit_transformation_logit_stage_by_hand(label_free):
+    """With a head, the descent goes on in logits (history entries
+    ``squared_logit_transport``, numbered on), and the kept map of the three is the
+    one of least logit bound (``sqrt(2)`` times the logit W1)."""
+    rng = np.random.RandomState(23)
+    d = 4
+    Z = [rng.normal(size=(k, d)) + 2.5 * np.eye(d)[r] for r, k in enumerate((14, 9, 11))]
+    A = np.eye(d) + 0.3 * rng.normal(size=(d, d))
+    X = np.vstack([(rng.normal(size=(k, d)) + 2.5 * np.eye(d)[(t + 1) % 3]) @ A.T + 0.7
+                   for t, k in enumerate((10, 8, 12))])
+    y = np.repeat(np.arange(3), (10, 8, 12)) if not label_free else np.zeros(30, int)
+    prior = np.array([10, 8, 12]) / 30
+    L, tau = np.array([0.3, 0.2, 0.5]), 0.8
+    head = (0.7 * rng.normal(size=(3, d)), np.array([0.1, -0.2, 0.0]))
+    kw = dict(chunk_size=7, pair_max_samples=8, descent_max_per_class=10, max_iter=6)
+    calls = []
+    if label_free:
+        tr = fit_transformation(Z, X, y, L, tau, None, label_free=True, ref_prior=prior,
+                                rng=np.random.RandomState(3), logit_head=head,
+                                callback=lambda *c: calls.append(c), **kw)
+    else:
+        tr = fit_transformation(Z, X, y, L, tau, prior, rng=np.random.RandomState(3),
+                                logit_head=head, callback=lambda *c: calls.append(c), **kw)
+    a, D, history, (total, M, m, U, W, H) = _fit_by_hand(
+        Z, X, y, L, tau, prior, chunk_size=7, pair_max=8, desc_max=10, max_iter=6, seed=3,
+        label_free=label_free, ref_prior=prior, head=head)
+    assert any("squared_logit_transport" in h for h in history)
+    assert len(tr.history) == len(history) + 1
+    for got, want in zip(tr.history, history):
+        assert got.keys() == want.keys() and got["iteration"] == want["iteration"]
+        key = next(k for k in want if k != "iteration")
+        assert got[key] == pytest.approx(want[key], rel=1e-4)
+    assert calls == [(h["iteration"], next(v for k, v in h.items() if k != "iteration"))
+                     for h in tr.history[:-1]]
+    assert tr.terms["lipschitz"] == pytest.approx(np.sqrt(2))
+    assert tr.terms["task_relatedness"] == pytest.approx(total, rel=1e-4)
+    assert (tr.assignment is None) if label_free else (tr.assignment.tolist() == a.tolist())
+    assert_allclose(tr.feature_map.M, M, atol=1e-4)
+    assert_allclose(tr.feature_map.m, m, atol=1e-4)
+    assert_allclose(tr.mapped_target, U, atol=1e-4)
+
+
+def test_squared_chunked_costs_are_those_of_the_float32_points():
+    """The squared costs of the map descent are computed in float32 (a documented
+    speed choice): rounding either side to float32 first changes nothing."""
+    rng = np.random.RandomState(5)
+    Z, X = rng.normal(size=(6, 3)) + 1e3, rng.normal(size=(9, 3)) + 1e3 + 0.5
+    r32 = np.float32
+    W = chunked_wasserstein(Z, X, chunk_size=4, squared=True)
+    assert chunked_wasserstein(Z.astype(r32).astype(float), X, chunk_size=4,
+                               squared=True) == W
+    assert chunked_wasserstein(Z, X.astype(r32).astype(float), chunk_size=4,
+                               squared=True) == W
+
+
+def test_bound_terms_report_a_signed_zero_entropy_as_plus_zero():
+    """A one-to-one label map has H(T|R) = 0, computed as -0.0: reported as 0.0."""
+    import math
+
+    joint = joint_from_assignment([1, 0], np.array([0.3, 0.7]), 2)
+    from sklearn_taskrel.transport import bound_terms
+
+    terms = bound_terms(joint.sum(1), joint, np.ones(2), 1.0, 1.0)
+    assert terms["conditional_entropy"] == 0.0
+    assert math.copysign(1.0, terms["conditional_entropy"]) == 1.0
+
+
+def test_project_joint_leaves_an_empty_column_empty():
+    out = project_joint(np.array([[0.2, 0.0], [0.2, 0.0]]), np.array([0.5, 0.5]))
+    assert_allclose(out, [[0.25, 0.0], [0.25, 0.0]], rtol=0, atol=0)
+
+
+def test_reproject_transformation_keeps_history_and_iterations():
+    from sklearn_taskrel.transport._relatedness import reproject_transformation
+
+    tr = Transformation(np.array([0, 1]), joint_from_assignment([0, 1], np.full(2, .5), 2),
+                        np.full(2, .5), FeatureMap.identity(2), history=[{"a": 1}], n_iter=7)
+    out = reproject_transformation(tr, np.array([0.2, 0.8]), 2)
+    assert out.history is tr.history and out.n_iter == 7
+
+
+def _small_task(K_R=2, seed=30, n=6):
+    rng = np.random.RandomState(seed)
+    Z = [rng.normal(size=(n, 2)) + 3 * r for r in range(K_R)]
+    X = np.vstack([rng.normal(size=(n, 2)) + 3 * t + 0.5 for t in range(K_R)])
+    return Z, X, np.repeat(np.arange(K_R), n), np.full(K_R, 1 / K_R), np.linspace(.2, .5, K_R)
+
+
+def test_fit_transformation_documented_defaults_reach_the_solvers(monkeypatch):
+    """Defaults (chunks of 2000 points, simplex limit 1e6, 64 points per class for
+    the class-pair costs with their own generator, the given assignment as a start
+    of the label map search, 30 outer iterations) reach the solvers."""
+    from sklearn_taskrel.transport import _relatedness
+
+    calls = {"cw": [], "pairs": [], "assign": []}
+    real_cw, real_pairs = _relatedness.chunked_wasserstein, _relatedness.class_pair_costs
+    real_assign = _relatedness.solve_assignment
+
+    def cw(*args, **kw):
+        calls["cw"].append((kw["chunk_size"], kw["max_iter"]))
+        return real_cw(*args, **kw)
+
+    def pairs(*args, **kw):
+        calls["pairs"].append((kw["max_per_class"], kw["rng"].randint(10 ** 9)))
+        return real_pairs(*args, **kw)
+
+    def assign(*args, **kw):
+        calls["assign"].append(None if kw.get("init") is None else list(kw["init"]))
+        return real_assign(*args, **kw)
+
+    monkeypatch.setattr(_relatedness, "chunked_wasserstein", cw)
+    monkeypatch.setattr(_relatedness, "class_pair_costs", pairs)
+    monkeypatch.setattr(_relatedness, "solve_assignment", assign)
+    Z, X, y, prior, L = _small_task()
+    tr = fit_transformation(Z, X, y, L, 1.0, prior, tol=-np.inf, assignment=[1, 0],
+                            feature_map="translation", rng=np.random.RandomState(4))
+    assert len(tr.history) == 31
+    assert set(calls["cw"]) == {(2000, 1_000_000)}
+    pair_seed = np.random.RandomState(4).randint(np.iinfo(np.int32).max)
+    assert calls["pairs"] == [(64, np.random.RandomState(pair_seed).randint(10 ** 9))]
+    assert calls["assign"] == [[1, 0]]
+    calls["cw"].clear()
+    evaluate_transformation(Z, X, y, tr, L, 1.0)
+    assert set(calls["cw"]) == {(2000, 1_000_000)}
+    calls["cw"].clear()
+    transport_with_weights(Z, X, y, tr, prior, chunk_size=5)
+    assert set(calls["cw"]) == {(5, 1_000_000)}
+
+
+@pytest.mark.parametrize("head", [False, True])
+def test_every_transport_solve_of_a_fit_gets_the_simplex_limit(head):
+    """With ``ot_max_iter=1`` every exact solve of the fit stops early and warns:
+    each descent step and each candidate's bound, one problem per class."""
+    import warnings
+
+    Z, X, y, prior, L = _small_task()
+    kw = dict(logit_head=(np.array([[1.0, 0.5], [-0.3, 1.0]]), np.array([0.2, -0.1])))
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        tr = fit_transformation(Z, X, y, L, 1.0, prior, max_iter=2, tol=-np.inf,
+                                ot_max_iter=1, **(kw if head else {}))
+    n_warn = sum(issubclass(r.category, ConvergenceWarning) for r in rec)
+    n_descent = sum("squared_transport" in h or "squared_logit_transport" in h
+                    for h in tr.history)
+    assert n_descent == (4 if head else 2)
+    assert n_warn == 2 * (n_descent + (3 if head else 2))
+
+
+def test_fit_transformation_without_steps_keeps_the_identity():
+    Z, X, y, prior, L = _small_task()
+    tr = fit_transformation(Z, X, y, L, 1.0, prior, max_iter=0)
+    assert_allclose(tr.feature_map.apply(X), X, rtol=0, atol=0)
+    assert len(tr.history) == 1 and "objective" in tr.history[0]
+
+
+def test_logit_bound_of_one_reference_class_has_no_transport_term():
+    """With one reference class the logit bound's Lipschitz constant is 0 (a constant
+    head) and no logit descent runs; with two it is sqrt(2) and the descent runs."""
+    Z, X, y, prior, L = _small_task(K_R=2)
+    head = (np.array([[1.0, 0.5], [-0.3, 1.0]]), np.array([0.2, -0.1]))
+    tr = fit_transformation(Z, X, y, L, 1.0, prior, logit_head=head, max_iter=3)
+    assert tr.terms["lipschitz"] == pytest.approx(np.sqrt(2))
+    assert any("squared_logit_transport" in h for h in tr.history)
+    tr = fit_transformation(Z[:1], X[:6], y[:6], L[:1], 1.0, np.ones(1),
+                            logit_head=(head[0][:1], head[1][:1]), max_iter=3)
+    assert tr.terms["lipschitz"] == 0.0 and tr.terms["transport"] == 0.0
+    assert not any("squared_logit_transport" in h for h in tr.history)
+
+
+def test_fit_transformation_label_free_prior_is_float64():
+    Z, X, y, prior, L = _small_task()
+    tr = fit_transformation(Z, X, np.zeros(12, int), L, 1.0, None, label_free=True,
+                            ref_prior=np.array([0.25, 0.75], dtype=np.float32), max_iter=2)
+    assert tr.class_prior.dtype == np.float64
+
+
+@pytest.mark.parametrize("head", [False, True])
+def test_descent_with_zero_tolerance_stops_when_the_cost_stops_decreasing(head):
+    """``tol=0``: the descent stops at the first step whose squared cost is not below
+    the previous one (a fixed point repeats its cost exactly)."""
+    Z, X, y, prior, L = _small_task(seed=31, n=8)
+    kw = dict(logit_head=(np.array([[1.0, 0.5], [-0.3, 1.0]]), np.array([0.2, -0.1])))
+    tr = fit_transformation(Z, X, y, L, 1.0, prior, tol=0.0, max_iter=60,
+                            **(kw if head else {}))
+    for key in ["squared_transport"] + (["squared_logit_transport"] if head else []):
+        costs = [h[key] for h in tr.history if key in h]
+        assert 2 <= len(costs) < 60
+        assert all(b < a for a, b in zip(costs[:-2], costs[1:-1]))
+        assert costs[-1] >= costs[-2]
+
+
+def test_local_search_visits_classes_by_prior_then_cost_column(monkeypatch):
+    """The canonical order of the target classes: by prior, ties by the cost column
+    read from reference class 0 on (lexicographically)."""
+    from sklearn_taskrel.transport import _assignment
+
+    seen = {}
+    real = _assignment._search
+
+    def spy(C, pi, init, max_sweeps, n_restarts):
+        seen["C"], seen["pi"] = C.copy(), pi.copy()
+        return real(C, pi, init, max_sweeps, n_restarts)
+
+    monkeypatch.setattr(_assignment, "_search", spy)
+    rng = np.random.RandomState(7)
+    K_R, K_T = 3, 11
+    pi = np.array([2, 1, 2, 1, 1, 2, 2, 1, 1, 2, 2], float)
+    pi /= pi.sum()
+    C = rng.randint(0, 2, size=(K_R, K_T)).astype(float)  # many ties row by row
+    solve_assignment(C, pi)
+    order = sorted(range(K_T), key=lambda t: (pi[t], *C[:, t]))
+    assert_allclose(seen["pi"], pi[order], rtol=0)
+    assert_allclose(seen["C"], C[:, order], rtol=0)
+
+
+def test_descend_in_logits_from_a_map_off_the_logit_means():
+    """The logit stage from a map whose logits are far from the reference logits'
+    mean (a large common shift): history, callback and the lifted map as the stage
+    written out with POT and lstsq."""
+    from sklearn_taskrel.transport._relatedness import _descend_in_logits
+
+    rng = np.random.RandomState(24)
+    d, n = 3, 16
+    Z = [rng.normal(size=(8, d)) + 2 * np.eye(d)[r] for r in range(2)]
+    X = rng.normal(size=(n, d))
+    y = np.repeat([0, 1], 8)
+    prior = np.array([0.5, 0.5])
+    w = prior[y] / 8
+    head = (np.array([[1.0, 0.5, -0.2], [-0.3, 1.0, 0.4]]), np.array([0.2, -0.1]))
+    solver = RidgeMapSolver(X, w, "affine", 0.4, dtype="float64")
+    state, U = solver.step(w[:, None] * (X + 3.0))  # the map x + 3
+    fmap = solver.build(state)
+    tr = Transformation(np.array([0, 1]), joint_from_assignment([0, 1], prior, 2), prior,
+                        FeatureMap.identity(d))
+    history, calls = [{"iteration": 1}], []
+    state2, U2 = _descend_in_logits(
+        solver, state, U, head, Z, y, tr, prior, max_iter=4, tol=-np.inf, chunk_size=5,
+        chunk_seed=11, ot_max_iter=10 ** 6, history=history,
+        callback=lambda *c: calls.append(c))
+    ref_history = [{"iteration": 1}]
+    M2, m2 = _logit_stage_by_hand(
+        lambda Zs: [(Zs[t], None, np.flatnonzero(y == t), prior[t]) for t in range(2)],
+        Z, X, U, fmap.M, fmap.m, head, 4, -np.inf, 0.4, 5, 11, ref_history)
+    assert [h["iteration"] for h in history] == [1, 2, 3, 4, 5]
+    got = [h["squared_logit_transport"] for h in history[1:]]
+    assert got == pytest.approx([h["squared_logit_transport"] for h in ref_history[1:]],
+                                rel=1e-6)  # squared costs in float32
+    assert got[0] > 1.0 and got[-1] < 0.5 * got[0]
+    assert calls == [(h["iteration"], h["squared_logit_transport"]) for h in history[1:]]
+    lifted = solver.build(state2)
+    assert_allclose(lifted.M, M2, atol=1e-9)
+    assert_allclose(lifted.m, m2, atol=1e-9)
+    assert_allclose(U2, X @ M2.T + m2, atol=1e-9)
+
+
+def test_descend_in_logits_stops_by_the_relative_tolerance():
+    """``tol`` is relative to the current squared cost: with tol = 0.1 the stage stops
+    where the written-out stage stops."""
+    from sklearn_taskrel.transport._relatedness import _descend_in_logits
+
+    rng = np.random.RandomState(24)
+    d = 3
+    Z = [rng.normal(size=(8, d)) + 2 * np.eye(d)[r] for r in range(2)]
+    X = rng.normal(size=(16, d))
+    y, prior = np.repeat([0, 1], 8), np.array([0.5, 0.5])
+    w = prior[y] / 8
+    head = (np.array([[1.0, 0.5, -0.2], [-0.3, 1.0, 0.4]]), np.array([0.2, -0.1]))
+    solver = RidgeMapSolver(X, w, "affine", 0.4, dtype="float64")
+    state, U = solver.step(w[:, None] * (X + 3.0))
+    fmap = solver.build(state)
+    tr = Transformation(np.array([0, 1]), joint_from_assignment([0, 1], prior, 2), prior,
+                        FeatureMap.identity(d))
+    history, ref_history = [], []
+    _descend_in_logits(solver, state, U, head, Z, y, tr, prior, max_iter=30, tol=0.1,
+                       chunk_size=5, chunk_seed=11, ot_max_iter=10 ** 6, history=history,
+                       callback=None)
+    _logit_stage_by_hand(
+        lambda Zs: [(Zs[t], None, np.flatnonzero(y == t), prior[t]) for t in range(2)],
+        Z, X, U, fmap.M, fmap.m, head, 30, 0.1, 0.4, 5, 11, ref_history)
+    assert 3 <= len(history) == len(ref_history) < 30
