@@ -1962,3 +1962,16 @@ def test_descend_in_logits_stops_by_the_relative_tolerance():
         lambda Zs: [(Zs[t], None, np.flatnonzero(y == t), prior[t]) for t in range(2)],
         Z, X, U, fmap.M, fmap.m, head, 30, 0.1, 0.4, 5, 11, ref_history)
     assert 3 <= len(history) == len(ref_history) < 30
+
+
+def test_a_label_map_onto_empty_reference_classes_only_is_refused():
+    """A hand-built transformation whose target class has mass only on reference classes
+    without points: a clear error naming the class, not an IndexError from an empty
+    concatenation."""
+    Z = [np.zeros((0, 2)), np.ones((3, 2))]
+    X, y = np.zeros((4, 2)), np.array([0, 0, 1, 1])
+    joint = np.array([[0.5, 0.0], [0.0, 0.5]])
+    tr = Transformation(None, joint, joint.sum(1), FeatureMap.identity(2))
+    with pytest.raises(ValueError, match=r"target class 0 only to reference classes "
+                                         r"without points \(\[0\]\)"):
+        evaluate_transformation(Z, X, y, tr, np.zeros(2), 1.0)

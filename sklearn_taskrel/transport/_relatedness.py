@@ -145,6 +145,11 @@ def _blocks(Z_ref_by_class, y_tgt, transformation, target_prior):
         if len(idx) == 0 or target_prior[t] == 0:
             continue
         rs = [r for r in np.flatnonzero(joint[:, t] > 0) if len(Z_ref_by_class[r])]
+        if not rs:
+            raise ValueError(
+                f"The label map sends target class {t} only to reference classes without "
+                f"points ({np.flatnonzero(joint[:, t] > 0).tolist()}); give it mass on a "
+                "reference class that has points.")
         if len(rs) == 1:
             blocks.append((Z_ref_by_class[rs[0]], None, idx, float(target_prior[t])))
             continue
