@@ -114,10 +114,9 @@ def _resampled_scores(est, Z, y, counts, seed):
     its sampling spread (the delete-``n/2`` jackknife).
     """
     terms = getattr(est, "point_terms_", None)
-    if terms is not None and not ("sign" in terms
-                                  and not np.all(np.isfinite(terms["value"]))):
-        # TR's terms describe its loss (no "sign": -1); a metric's describe its score
-        # (influence terms that are not finite fall back to half-samples).
+    # TR's terms describe its loss (no "sign": -1); a metric's describe its score
+    # (influence terms that are not finite fall back to half-samples).
+    if terms is not None and ("sign" not in terms or np.all(np.isfinite(terms["value"]))):
         sign = terms.get("sign", -1.0)
         return sign * resample_point_scores(terms["index"], terms["weight"],
                                             terms["value"], counts, offset=terms["offset"])

@@ -233,6 +233,11 @@ class _TransferabilityScorer(TransformerMixin, BaseEstimator):
         """The score in ``fit``; subclasses that store more fitted state override it."""
         return self._compute(Z, y, rng)
 
+    def _with_point_terms(self, score, influence):
+        """``score``, keeping its influence terms as ``point_terms_``."""
+        self.point_terms_ = influence_point_terms(score, influence)
+        return score
+
     def score(self, X, y=None):
         """The score of ``(X, y)`` under the fitted encoder (greater is better).
 
@@ -330,8 +335,7 @@ class LogMEScorer(_TransferabilityScorer):
     def _fit_compute(self, Z, y, rng):
         score, self.n_iter_, influence = _logme(Z, y, influence=True,
                                                 **self._score_kwargs(rng))
-        self.point_terms_ = influence_point_terms(score, influence)
-        return score
+        return self._with_point_terms(score, influence)
 
 
 class _SourceHeadScorer(_TransferabilityScorer):
@@ -421,9 +425,7 @@ class LEEPScorer(_SourceHeadScorer):
         return leep_score(self._proba_from_embeddings(Z), y)
 
     def _fit_compute(self, Z, y, rng):
-        score, influence = _leep_influence(self._proba_from_embeddings(Z), y)
-        self.point_terms_ = influence_point_terms(score, influence)
-        return score
+        return self._with_point_terms(*_leep_influence(self._proba_from_embeddings(Z), y))
 
 
 @_fill_doc
@@ -465,10 +467,8 @@ class NCEScorer(_SourceHeadScorer):
         return nce_score(np.argmax(self._proba_from_embeddings(Z), axis=1), y)
 
     def _fit_compute(self, Z, y, rng):
-        score, influence = _nce_influence(
-            np.argmax(self._proba_from_embeddings(Z), axis=1), y)
-        self.point_terms_ = influence_point_terms(score, influence)
-        return score
+        return self._with_point_terms(*_nce_influence(
+            np.argmax(self._proba_from_embeddings(Z), axis=1), y))
 
 
 @_fill_doc
@@ -550,9 +550,7 @@ class HScoreScorer(_TransferabilityScorer):
     _score_function = staticmethod(h_score)
 
     def _fit_compute(self, Z, y, rng):
-        score, influence = _h_score(Z, y, rcond=self.rcond, influence=True)
-        self.point_terms_ = influence_point_terms(score, influence)
-        return score
+        return self._with_point_terms(*_h_score(Z, y, rcond=self.rcond, influence=True))
 
 
 @_fill_doc
@@ -585,9 +583,7 @@ class RegularizedHScoreScorer(_TransferabilityScorer):
     _score_function = staticmethod(regularized_h_score)
 
     def _fit_compute(self, Z, y, rng):
-        score, influence = _regularized_h_score(Z, y, influence=True)
-        self.point_terms_ = influence_point_terms(score, influence)
-        return score
+        return self._with_point_terms(*_regularized_h_score(Z, y, influence=True))
 
 
 @_fill_doc
@@ -635,10 +631,8 @@ class GBCScorer(_TransferabilityScorer):
     _score_function = staticmethod(gbc_score)
 
     def _fit_compute(self, Z, y, rng):
-        score, influence = _gbc(Z, y, gaussian=self.gaussian,
-                                min_variance=self.min_variance, influence=True)
-        self.point_terms_ = influence_point_terms(score, influence)
-        return score
+        return self._with_point_terms(*_gbc(Z, y, gaussian=self.gaussian,
+                                            min_variance=self.min_variance, influence=True))
 
 
 @_fill_doc
@@ -673,9 +667,7 @@ class TransRateScorer(_TransferabilityScorer):
     _score_function = staticmethod(transrate_score)
 
     def _fit_compute(self, Z, y, rng):
-        score, influence = _transrate(Z, y, eps=self.eps, influence=True)
-        self.point_terms_ = influence_point_terms(score, influence)
-        return score
+        return self._with_point_terms(*_transrate(Z, y, eps=self.eps, influence=True))
 
 
 @_fill_doc

@@ -112,29 +112,26 @@ def _gbc(X, y, *, gaussian="spherical", min_variance=1e-4, influence=False):
         var = np.repeat(var.mean(axis=1, keepdims=True), d, axis=1)
     log_det = np.log(var).sum(axis=1)  # log det of each class covariance
     total = 0.0
+    # With influence, GBC's gradient in each class's mean and variance: every
+    # unordered pair is counted twice (D is symmetric), so
+    # d GBC / d theta_c = sum_c' 2 e^-D dD/dtheta_c.
+    grad_mean = np.zeros((n_classes, d)) if influence else None
+    grad_var = np.zeros((n_classes, d)) if influence else None
     for c in range(n_classes):
         v_bar = (var[c] + var) / 2  # (K, d)
-        dist = (np.sum((means[c] - means) ** 2 / v_bar, axis=1) / 8
-                + 0.5 * (np.log(v_bar).sum(axis=1) - 0.5 * log_det[c] - 0.5 * log_det))
-        dist[c] = np.inf
-        total += np.sum(np.exp(-dist))
-    score = float(-total)
-    if not influence:
-        return score, None
-    # Gradient of GBC in each class's mean and variance: every unordered pair is
-    # counted twice (D is symmetric), so d GBC / d theta_c = sum_c' 2 e^-D dD/dtheta_c.
-    grad_mean = np.zeros((n_classes, d))
-    grad_var = np.zeros((n_classes, d))
-    for c in range(n_classes):
-        v_bar = (var[c] + var) / 2
         diff = means[c] - means
         dist = (np.sum(diff**2 / v_bar, axis=1) / 8
                 + 0.5 * (np.log(v_bar).sum(axis=1) - 0.5 * log_det[c] - 0.5 * log_det))
         dist[c] = np.inf
-        weight = 2 * np.exp(-dist)[:, None]
-        grad_mean[c] = np.sum(weight * diff / (4 * v_bar), axis=0)
-        grad_var[c] = np.sum(weight * (-diff**2 / (16 * v_bar**2) + 1 / (4 * v_bar)
-                                       - 1 / (4 * var[c])), axis=0)
+        total += np.sum(np.exp(-dist))
+        if influence:
+            weight = 2 * np.exp(-dist)[:, None]
+            grad_mean[c] = np.sum(weight * diff / (4 * v_bar), axis=0)
+            grad_var[c] = np.sum(weight * (-diff**2 / (16 * v_bar**2) + 1 / (4 * v_bar)
+                                           - 1 / (4 * var[c])), axis=0)
+    score = float(-total)
+    if not influence:
+        return score, None
     centred = X - means[codes]
     n_c = counts[codes][:, None]
     d_var = np.where(raw_var[codes] > min_variance, (centred**2 - raw_var[codes]) / n_c, 0.0)
