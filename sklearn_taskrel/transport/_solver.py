@@ -784,14 +784,13 @@ class TaskRelatedness:
                 np.vstack([np.zeros(d), np.ones(d)])))
             offsets.append(ends[0])
             scales.append(ends[1] - ends[0])
-        agree = all(tr.assignment is not None for tr in trs) and all(
-            np.array_equal(tr.assignment, trs[0].assignment) for tr in trs)
+        hard = all(tr.assignment is not None for tr in trs)
         keep = list(range(len(trs)))
-        if not agree and all(tr.assignment is not None for tr in trs):
+        if hard and any(not np.array_equal(tr.assignment, trs[0].assignment) for tr in trs):
             keep = [int(np.argmin([f["terms"]["task_relatedness"] for f in folds]))]
         fmap = average_maps([trs[k].feature_map for k in keep], [scales[k] for k in keep],
                             [offsets[k] for k in keep])
-        if agree or len(keep) == 1:
+        if hard:
             assignment, joint = trs[keep[0]].assignment, trs[keep[0]].joint
         else:  # soft label maps: their mean
             assignment, joint = None, sum(tr.joint for tr in trs) / len(trs)
