@@ -407,23 +407,26 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ embeddings
-    def _embed(self, X, *, name, reset=False, encoder=None):
-        """Embeddings of ``X`` as float64 (validated)."""
-        enc = self.encoder_ if encoder is None else encoder
-        dtypes = [np.float64, np.float32]  # float32 stays float32 (large targets)
-        if enc is None:
-            if reset:
-                return validate_data(self, X, dtype=dtypes, reset=True)
-            if name == "X":
-                return validate_data(self, X, dtype=dtypes, reset=False)
+    def _embed_target(self, X, *, reset=False):
+        """Target embeddings, validated against the width seen in ``fit`` (float32 is
+        kept: large targets)."""
+        if self.encoder_ is None:
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        return self._extract(X, desc="embedding X")
+
+    def _embed_reference(self, X, *, name):
+        """Reference embeddings as float64 (the reference is small)."""
+        if self.encoder_ is None:
             return check_embeddings(X, name=name)
+        return self._extract(X, desc=f"embedding {name}").astype(np.float64)
+
+    def _extract(self, X, *, desc):
+        """``X`` through the fitted encoder and, with ``memory``, the embedding cache."""
         cache = as_cache(self.memory, verbose=max(0, self.verbose - 1))
         extract = extract_embeddings if cache is None else cache.extract
-        Z = extract(enc, X, batch_size=self.batch_size, device=self.device,
-                    mixed_precision=self.mixed_precision, verbose=self.verbose,
-                    desc=f"embedding {name}")
-        # The reference is small: float64, as when it is passed as embeddings.
-        return Z if name == "X" else Z.astype(np.float64)
+        return extract(self.encoder_, X, batch_size=self.batch_size, device=self.device,
+                       mixed_precision=self.mixed_precision, verbose=self.verbose,
+                       desc=desc)
 
     def transform(self, X):
         """Embeddings of ``X`` by the fitted encoder, as float32.
@@ -438,7 +441,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Z : ndarray of shape (n_samples, n_features), dtype float32
         """
         check_is_fitted(self)
-        return self._embed(X, name="X").astype(np.float32)
+        return self._embed_target(X).astype(np.float32)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -469,7 +472,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         options = SolverOptions.from_preset(params.pop("preset"), **params)
         self.encoder_ = build_encoder(self.encoder)
         t0 = time.perf_counter()
-        Zt = self._embed(X, name="X", reset=True)
+        Zt = self._embed_target(X, reset=True)
         embed_target = time.perf_counter() - t0
         self._fit_digest = array_digest(Zt)
         if y is not None:  # cheap label errors before the reference is embedded
@@ -478,10 +481,10 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         if reference is None:
             Zr, yr, Zr_eval, yr_eval = Zt, y, None, None
         else:
-            Zr, yr, yr_eval = self._embed(reference.X, name="reference X"), reference.y, \
-                reference.y_eval
+            Zr = self._embed_reference(reference.X, name="reference X")
+            yr, yr_eval = reference.y, reference.y_eval
             Zr_eval = (None if reference.X_eval is None
-                       else self._embed(reference.X_eval, name="reference X_eval"))
+                       else self._embed_reference(reference.X_eval, name="reference X_eval"))
         embed_reference = time.perf_counter() - t0
         solver = TaskRelatedness(options, random_state=self.random_state).fit(
             Zr, yr, Zt, y, Z_ref_eval=Zr_eval, y_ref_eval=yr_eval,
@@ -528,7 +531,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
             Same keys as :attr:`bound_terms_` plus ``task_relatedness``.
         """
         check_is_fitted(self)
-        return self._solver.bound(self._embed(X, name="X"), y)
+        return self._solver.bound(self._embed_target(X), y)
 
     def score(self, X, y=None):
         """Minus the certified bound on ``(X, y)`` under the fitted transformations.
@@ -566,11 +569,11 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         True
         """
         check_is_fitted(self)
-        Z = self._embed(X, name="X")
+        Z = self._embed_target(X)
         digest = array_digest(Z)
         if y is not None and self.transformation_.joint is not None:
             digest += array_digest(encode_like(y, self.classes_, "y", n_samples=len(Z))[1])
-        if digest == getattr(self, "_fit_digest", None):
+        if digest == self._fit_digest:
             terms = dict(self.bound_terms_, task_relatedness=self.task_relatedness_)
         else:
             terms = self._solver.bound(Z, y)
@@ -587,7 +590,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        return self._solver.predict_proba(self._embed(X, name="X"))
+        return self._solver.predict_proba(self._embed_target(X))
 
     def predict(self, X):
         """Most probable target class under the transformed reference classifier."""

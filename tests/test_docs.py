@@ -121,6 +121,50 @@ def test_public_name_has_runnable_example(qualname):
         f"{qualname} has no Examples section with an example that runs (not +SKIP)")
 
 
+def _documented_defaults(doc):
+    """``{parameter: default text}`` from a numpydoc Parameters section."""
+    match = re.search(r"^Parameters\n-{3,}\n(.*?)(?=^\w[^\n]*\n-{3,}\n|\Z)", doc, re.M | re.S)
+    if not match:
+        return {}
+    out = {}
+    # one entry, or several sharing one text ("pool, device : ..." / "As in ...")
+    for m in re.finditer(r"^(\w+(?:, \w+)*)(?: :(.*))?$", match.group(1), re.M):
+        default = re.search(r"default=(.+)$", m.group(2) or "")
+        for name in m.group(1).split(", "):
+            out[name] = default.group(1) if default else None
+    return out
+
+
+@pytest.mark.parametrize("qualname", sorted(PUBLIC))
+def test_documented_defaults_are_the_signature_defaults(qualname):
+    """Each ``default=`` in a docstring is the signature's value (read by
+    :func:`ast.literal_eval`, so ``300`` and ``300.0`` differ in type); an estimator
+    documents the default of every parameter."""
+    from sklearn.base import BaseEstimator
+
+    obj = PUBLIC[qualname]
+    documented = _documented_defaults(inspect.getdoc(obj) or "")
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return
+    for name, text in documented.items():
+        if text is None:
+            continue
+        assert name in params, f"{qualname} documents {name!r}, which it does not take"
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            continue  # a name such as np.float64
+        default = params[name].default
+        assert (value, type(value)) == (default, type(default)), (
+            f"{qualname}({name}=...): documented default={text}, signature {default!r}")
+    if isinstance(obj, type) and issubclass(obj, BaseEstimator):
+        undocumented = [n for n, p in params.items()
+                        if p.default is not inspect.Parameter.empty and n not in documented]
+        assert not undocumented, f"{qualname}: no default= documented for {undocumented}"
+
+
 def test_api_reference_lists_every_public_name():
     text = (ROOT / "docs" / "api.rst").read_text()
     listed = set()

@@ -845,3 +845,167 @@ def test_tr_does_not_depend_on_the_units_of_the_target_features(reference, scale
     base = _fit(reference, Xt, yt)
     other = _fit(reference, Xt * scale + np.array(shift), yt)
     assert other.task_relatedness_ == pytest.approx(base.task_relatedness_, rel=5e-5)
+
+
+# ----------------------------------------------------------------- the estimator's shell
+def test_every_parameter_is_stored_as_given():
+    """``__init__`` stores each argument unchanged (a non-default value for each)."""
+    import inspect
+
+    given = {}
+    for i, (name, p) in enumerate(inspect.signature(TaskRelatednessScorer).parameters.items()):
+        given[name] = ("value", i) if p.default is None else type(p.default)  # never a default
+    est = TaskRelatednessScorer(**given)
+    params = est.get_params(deep=False)
+    assert params.keys() == given.keys()
+    for name, value in given.items():
+        assert params[name] is value, name
+
+
+def test_new_data_of_another_width_is_refused_by_every_method(reference):
+    Xr, yr, _ = reference
+    est = _fit(reference, Xr, yr)
+    narrow = Xr[:, :-1]
+    calls = {"transform": lambda: est.transform(narrow),
+             "predict_proba": lambda: est.predict_proba(narrow),
+             "predict": lambda: est.predict(narrow),
+             "bound": lambda: est.bound(narrow, yr),
+             "score": lambda: est.score(narrow, yr)}
+    for method, call in calls.items():
+        with pytest.raises(ValueError, match=f"X has {N_FEATURES - 1} features, but "
+                           f"TaskRelatednessScorer is expecting {N_FEATURES} features"):
+            call()
+        assert est.n_features_in_ == N_FEATURES, method   # a refused call resets nothing
+    assert est.score(Xr, yr) == -est.task_relatedness_
+
+
+def test_float32_target_scores_its_fitting_sample_exactly(reference):
+    """float32 embeddings stay float32 from ``fit`` to ``score``: the fitting sample is
+    recognised (the cross-fitted TR), while the same values in float64 are new data."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=31, means=means, noise=1.3)
+    Xt = Xt.astype(np.float32)
+    est = TaskRelatednessScorer(reference=(Xr, yr), random_state=0).fit(Xt, yt)
+    assert est.score(Xt, yt) == -est.task_relatedness_
+    X64 = Xt.astype(np.float64)
+    assert est.score(X64, yt) == -est.bound(X64, yt)["task_relatedness"]
+    assert est.score(X64, yt) != -est.task_relatedness_
+
+
+def test_score_checks_the_labels_it_is_given(reference):
+    Xr, yr, _ = reference
+    est = _fit(reference, Xr, yr)
+    with pytest.raises(ValueError, match=f"^y has {len(yr) - 1} labels but X has "
+                       f"{len(yr)} samples"):
+        est.score(Xr, yr[:-1])
+    with pytest.raises(ValueError, match=r"^y contains labels not seen during fit: \[10\]"):
+        est.score(Xr, np.where(yr == 0, 10, yr))
+
+
+def test_certified_score_on_new_data_is_minus_the_bound_exactly(reference):
+    Xr, yr, means = reference
+    Xs, ys, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=32, means=means, noise=1.5)
+    est = _fit(reference, Xr, yr, cross_fit=2)
+    terms = est.bound(Xs, ys)
+    assert terms["transport"] > 0
+    assert est.score(Xs, ys) == -terms["task_relatedness"]
+
+
+def test_tags_say_what_the_estimator_does(reference):
+    """The tags, each next to the behaviour it announces."""
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import StratifiedKFold, check_cv
+    from sklearn.utils import get_tags
+
+    Xr, yr, _ = reference
+    est = TaskRelatednessScorer(reference=(Xr, yr), random_state=0)
+    tags = get_tags(est)
+    assert tags.target_tags.required is False
+    est.fit(Xr)                                         # no y: the label-free mode
+    assert tags.non_deterministic is False
+    assert est.fit(Xr).task_relatedness_ == clone(est).fit(Xr).task_relatedness_
+    assert tags.estimator_type == "classifier" and is_classifier(est)
+    assert tags.classifier_tags is not None and tags.classifier_tags.multi_class
+    assert isinstance(check_cv(3, yr, classifier=is_classifier(est)), StratifiedKFold)
+    assert tags.transformer_tags.preserves_dtype == ["float32"]
+    assert est.transform(Xr).dtype == np.float32
+
+
+class _RecordingLinear(torch.nn.Linear):
+    """A linear encoder that records the size of every batch it is given."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__(n_in, n_out)
+        self.batches = []
+
+    def forward(self, x):
+        self.batches.append(len(x))
+        return super().forward(x)
+
+
+def _raw_tasks():
+    Xr, yr, means = make_task(n_per_class=15, n_classes=3, n_features=6, random_state=40)
+    Xt, yt, _ = make_task(n_per_class=10, n_classes=3, n_features=6, random_state=41,
+                          means=means, noise=1.3)
+    return Xr.astype(np.float32), yr, Xt.astype(np.float32), yt
+
+
+def test_fit_with_an_encoder_equals_fit_on_its_embeddings():
+    """The encoder's embeddings computed here by a plain forward pass: fitting on them
+    gives the same TR, bit for bit (target kept in float32, reference in float64)."""
+    Xr, yr, Xt, yt = _raw_tasks()
+    torch.manual_seed(0)
+    enc = _RecordingLinear(6, 4)
+    with torch.no_grad():
+        Zr, Zt = (enc(torch.from_numpy(X)).numpy() for X in (Xr, Xt))
+    assert Zt.dtype == np.float32
+    with_encoder = TaskRelatednessScorer(reference=(Xr, yr), encoder=enc, device="cpu",
+                                         random_state=0).fit(Xt, yt)
+    on_embeddings = TaskRelatednessScorer(reference=(Zr, yr), random_state=0).fit(Zt, yt)
+    assert with_encoder.task_relatedness_ == on_embeddings.task_relatedness_
+    assert with_encoder.bound_terms_ == on_embeddings.bound_terms_
+    assert_allclose(with_encoder.transform(Xt), Zt, rtol=0, atol=0)
+    assert with_encoder.score(Xt, yt) == -with_encoder.task_relatedness_
+    assert with_encoder.bound(Xr, yr) == on_embeddings.bound(Zr.astype(np.float32), yr)
+    assert_allclose(with_encoder.predict_proba(Xr), on_embeddings.predict_proba(Zr),
+                    rtol=1e-6)
+
+
+def test_encoder_runs_in_batches_with_progress_bars_and_mixed_precision(capsys):
+    Xr, yr, Xt, yt = _raw_tasks()
+    torch.manual_seed(0)
+    enc = _RecordingLinear(6, 4)
+    est = TaskRelatednessScorer(reference=(Xr, yr), encoder=enc, device="cpu",
+                                batch_size=7, verbose=1, random_state=0).fit(Xt, yt)
+    assert enc.batches == [7, 7, 7, 7, 2] + [7, 7, 7, 7, 7, 7, 3]  # target 30, reference 45
+    err = capsys.readouterr().err
+    assert "embedding X" in err and "embedding reference X" in err
+    # mixed precision: the forward under CPU autocast (bfloat16), as computed here
+    amp = clone(est).set_params(mixed_precision=True, verbose=0).fit(Xt, yt)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = enc(torch.from_numpy(Xt)).float().numpy()
+    assert_allclose(amp.transform(Xt), expected, rtol=0, atol=0)
+    assert np.abs(amp.transform(Xt) - est.transform(Xt)).max() > 1e-4
+
+
+def test_memory_embeds_each_input_once_and_says_so_only_when_asked(tmp_path, capsys):
+    Xr, yr, Xt, yt = _raw_tasks()
+    torch.manual_seed(0)
+    enc = _RecordingLinear(6, 4)
+
+    def fit(verbose):
+        return TaskRelatednessScorer(reference=(Xr, yr), encoder=enc, device="cpu",
+                                     memory=str(tmp_path), verbose=verbose,
+                                     random_state=0).fit(Xt, yt)
+
+    first = fit(verbose=1)
+    assert len(enc.batches) == 2 and "[EmbeddingCache]" not in capsys.readouterr().out
+    enc.batches.clear()
+    second = fit(verbose=2)                             # both inputs from the cache
+    assert enc.batches == []
+    assert capsys.readouterr().out.count("[EmbeddingCache] hit") == 2
+    assert second.task_relatedness_ == first.task_relatedness_
+    fit(verbose=0)
+    assert capsys.readouterr().out == ""

@@ -17,6 +17,8 @@ class FlooredStandardScaler(StandardScaler):
     ----------
     variance_floor : float, default=0.1
         Fraction of the mean feature variance added to every variance.
+    copy : bool, default=True
+        As in :class:`~sklearn.preprocessing.StandardScaler`.
 
     Examples
     --------
@@ -49,6 +51,15 @@ class GlobalScaler(StandardScaler):
     them stay the same. After scaling the mean feature variance is 1 (the squared RMS
     radius ``E ||z - mu||^2`` equals the width).
 
+    Parameters
+    ----------
+    copy : bool, default=True
+        As in :class:`~sklearn.preprocessing.StandardScaler`.
+    with_mean : bool, default=True
+        Centre each feature (``False``: only the common scale).
+    with_std : bool, default=True
+        Divide by the common scale (``False``: only the centring).
+
     Examples
     --------
     >>> import numpy as np
@@ -60,6 +71,7 @@ class GlobalScaler(StandardScaler):
 
     def fit(self, X, y=None, sample_weight=None):
         super().fit(X, y, sample_weight=sample_weight)
-        mean_var = float(np.mean(self.var_))
-        self.scale_ = np.full_like(self.var_, np.sqrt(mean_var) if mean_var > 0 else 1.0)
+        if self.with_std:  # else no scale, as in StandardScaler (scale_ is None)
+            mean_var = float(np.mean(self.var_))
+            self.scale_ = np.full_like(self.var_, np.sqrt(mean_var) if mean_var > 0 else 1.0)
         return self
