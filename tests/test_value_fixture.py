@@ -3,9 +3,18 @@ equals the recorded values (``tests/value_fixture.py``)."""
 
 import json
 import math
+from functools import lru_cache
 
 import pytest
-from value_fixture import FIXTURE, compute_values, machine_fingerprint
+from value_fixture import (
+    FIXTURE,
+    TR_SETTINGS,
+    baseline_values,
+    fixture_zoos,
+    machine_fingerprint,
+    one_thread,
+    tr_values,
+)
 
 #: Elsewhere than on the recording machine a different BLAS or CPU changes the
 #: last bits of sums, and an iterative fit can amplify them.
@@ -26,21 +35,57 @@ def _mismatches(expected, got, rtol):
     return bad
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
-def test_every_value_equals_the_recorded_one():
-    record = json.loads(FIXTURE.read_text())
-    got = compute_values()
-    expected = {z: r for z, r in record["values"].items() if z in got}
-    assert set(expected) >= {"digits", "gaussian"}
-    same_machine = record["fingerprint"] == machine_fingerprint()
-    bad = _mismatches(expected, got, 0.0 if same_machine else OTHER_MACHINE_RTOL)
+RECORD = json.loads(FIXTURE.read_text())
+SAME_MACHINE = RECORD["fingerprint"] == machine_fingerprint()
+RTOL = 0.0 if SAME_MACHINE else OTHER_MACHINE_RTOL
+TR_CASES = [(zoo, enc, setting) for zoo, encoders in RECORD["values"].items()
+            for enc in encoders for setting in TR_SETTINGS]
+
+
+@lru_cache(maxsize=None)
+def _zoos():
+    return fixture_zoos()
+
+
+def _check(zoo, enc, got):
+    """Compare ``got`` with the recorded values of its quantities."""
+    want = {k: v for k, v in RECORD["values"][zoo][enc].items() if k in got}
+    bad = _mismatches({zoo: {enc: want}}, {zoo: {enc: got}}, RTOL)
     assert not bad, (f"{len(bad)} values changed "
-                     f"({'same machine: bit for bit' if same_machine else 'rtol 1e-6'}):\n"
+                     f"({'same machine: bit for bit' if SAME_MACHINE else 'rtol 1e-6'}):\n"
                      + "\n".join(bad[:40]))
-    # Every quantity recorded is still computed (nothing silently dropped).
-    for zoo in expected:
-        for enc in expected[zoo]:
-            assert set(got[zoo][enc]) == set(expected[zoo][enc])
+    return set(want)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("zoo, enc, setting", TR_CASES, ids=["/".join(c) for c in TR_CASES])
+def test_tr_values_equal_the_recorded_ones(zoo, enc, setting):
+    """One TR setting on one encoder: a change fails the first case it touches."""
+    from sklearn_taskrel import ReferenceTask
+
+    if zoo not in _zoos():
+        pytest.skip("the anchor embeddings are not here")
+    zoo_encoders, y = _zoos()[zoo]
+    Z, reference = zoo_encoders[enc]
+    with one_thread():
+        got = tr_values(Z, ReferenceTask(*reference), y, setting)
+    recorded = {k for k in RECORD["values"][zoo][enc] if k.startswith(setting + ".")}
+    assert _check(zoo, enc, got) == recorded == set(got)  # nothing dropped or added
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_baseline_values_equal_the_recorded_ones():
+    got = {}
+    with one_thread():
+        for zoo, (zoo_encoders, y) in _zoos().items():
+            for enc, (Z, reference) in zoo_encoders.items():
+                got[(zoo, enc)] = baseline_values(Z, reference, y)
+                _check(zoo, enc, got[(zoo, enc)])
+    assert {zoo for zoo, _ in got} >= {"digits", "gaussian"}
+    # what is not a TR setting's is a baseline's, and each is still computed
+    for (zoo, enc), row in got.items():
+        recorded = set(RECORD["values"][zoo][enc])
+        assert recorded - {k for k in recorded if k.split(".")[0] in TR_SETTINGS} == set(row)
 
 
 def test_the_comparison_catches_a_change_in_the_last_bit():

@@ -16,6 +16,7 @@ import hashlib
 import json
 import platform
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -110,29 +111,51 @@ def _source_head(Z_ref, y_ref):
     return LogisticRegression(max_iter=2000).fit(Z_ref, y_ref).predict_proba
 
 
-def compute_values(zoos=None):
-    """``{zoo: {encoder: {quantity: float}}}`` for every TR setting and baseline."""
+#: TR settings recorded: name -> (parameters, fitted with labels)
+TR_SETTINGS = {"tr": ({}, True), "tr_label_free": ({}, False),
+               "tr_paper": ({"preset": "paper"}, True)}
+
+
+def fixture_zoos():
+    """``{zoo: ({encoder: (Z, (Z_ref, y_ref))}, y)}``: digits, Gaussian, anchor if present."""
+    zoos = {"digits": _digits_zoo(), "gaussian": _gaussian_zoo()}
+    anchor = _anchor_zoo()
+    if anchor is not None:
+        zoos["anchor"] = anchor
+    return zoos
+
+
+@contextmanager
+def one_thread():
+    """One BLAS and one torch thread: a sum split across threads changes its last bits."""
     import torch
     from threadpoolctl import threadpool_limits
 
-    # One BLAS and one torch thread: a sum split across threads changes its last bits.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1):
-            return _compute_values(zoos)
+            yield
     finally:
         torch.set_num_threads(threads)
 
 
-def _compute_values(zoos):
-    from sklearn_taskrel import ReferenceTask, TaskRelatednessScorer, metrics
+def tr_values(Z, reference, y, setting):
+    """``{"setting.quantity": float}`` of one TR setting on one encoder (``reference``:
+    a ReferenceTask, whose cached heads the settings may share)."""
+    from sklearn_taskrel import TaskRelatednessScorer
 
-    if zoos is None:
-        zoos = {"digits": _digits_zoo(), "gaussian": _gaussian_zoo()}
-        anchor = _anchor_zoo()
-        if anchor is not None:
-            zoos["anchor"] = anchor
+    params, labelled = TR_SETTINGS[setting]
+    est = TaskRelatednessScorer(reference, random_state=0, device="cpu", **params)
+    est.fit(Z, y if labelled else None)
+    return {f"{setting}.{k}": float(v) for k, v in _tr_values(est).items()}
+
+
+def baseline_values(Z, reference, y):
+    """``{baseline: float}`` of every baseline on one encoder."""
+    from sklearn_taskrel import metrics
+
+    Z_ref, y_ref = reference
     baselines = {
         "logme": metrics.LogMEScorer(), "hscore": metrics.HScoreScorer(device="cpu"),
         "regularized_hscore": metrics.RegularizedHScoreScorer(device="cpu"),
@@ -143,27 +166,30 @@ def _compute_values(zoos):
         "knn": metrics.KNNAccuracyScorer(device="cpu"),
         "probe": metrics.LinearProbeScorer(random_state=0),
     }
+    row = {name: float(est.fit(Z, y).score_) for name, est in baselines.items()}
+    row["otnce"] = float(metrics.OTNCEScorer((Z_ref, y_ref), random_state=0).fit(Z, y).score_)
+    head = _source_head(Z_ref, y_ref)
+    row["leep"] = float(metrics.LEEPScorer(source_head=head, device="cpu").fit(Z, y).score_)
+    row["nce"] = float(metrics.NCEScorer(source_head=head, device="cpu").fit(Z, y).score_)
+    return row
+
+
+def compute_values(zoos=None):
+    """``{zoo: {encoder: {quantity: float}}}`` for every TR setting and baseline."""
+    from sklearn_taskrel import ReferenceTask
+
+    zoos = fixture_zoos() if zoos is None else zoos
     values = {}
-    for zoo_name, (zoo, y) in zoos.items():
-        values[zoo_name] = {}
-        for enc, (Z, (Z_ref, y_ref)) in zoo.items():
-            row = {}
-            ref = ReferenceTask(Z_ref, y_ref)
-            for setting, params, labels in (("tr", {}, y), ("tr_label_free", {}, None),
-                                            ("tr_paper", {"preset": "paper"}, y)):
-                est = TaskRelatednessScorer(ref, random_state=0, device="cpu", **params)
-                est.fit(Z, labels)
-                row.update({f"{setting}.{k}": float(v) for k, v in _tr_values(est).items()})
-            for name, est in baselines.items():
-                row[name] = float(est.fit(Z, y).score_)
-            row["otnce"] = float(metrics.OTNCEScorer((Z_ref, y_ref), random_state=0)
-                                 .fit(Z, y).score_)
-            head = _source_head(Z_ref, y_ref)
-            row["leep"] = float(metrics.LEEPScorer(source_head=head, device="cpu")
-                                .fit(Z, y).score_)
-            row["nce"] = float(metrics.NCEScorer(source_head=head, device="cpu")
-                               .fit(Z, y).score_)
-            values[zoo_name][enc] = row
+    with one_thread():
+        for zoo_name, (zoo, y) in zoos.items():
+            values[zoo_name] = {}
+            for enc, (Z, reference) in zoo.items():
+                row = {}
+                task = ReferenceTask(*reference)
+                for setting in TR_SETTINGS:
+                    row.update(tr_values(Z, task, y, setting))
+                row.update(baseline_values(Z, reference, y))
+                values[zoo_name][enc] = row
     return values
 
 
