@@ -572,7 +572,7 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Z = self._embed_target(X)
         digest = array_digest(Z)
         if y is not None and self.transformation_.joint is not None:
-            digest += array_digest(encode_like(y, self.classes_, "y", n_samples=len(Z))[1])
+            digest += array_digest(encode_like(y, self.classes_, "y")[1])  # bound checks len
         if digest == self._fit_digest:
             terms = dict(self.bound_terms_, task_relatedness=self.task_relatedness_)
         else:

@@ -1,6 +1,7 @@
 """TaskRelatednessScorer: theory checks, bound honesty and scikit-learn integration."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -860,6 +861,12 @@ def test_every_parameter_is_stored_as_given():
     assert params.keys() == given.keys()
     for name, value in given.items():
         assert params[name] is value, name
+    # and the default instance holds the signature's defaults (values and types)
+    defaults = {name: p.default for name, p in
+                inspect.signature(TaskRelatednessScorer).parameters.items()}
+    stored = TaskRelatednessScorer().get_params(deep=False)
+    assert {k: (v, type(v)) for k, v in stored.items()} == {
+        k: (v, type(v)) for k, v in defaults.items()}
 
 
 def test_new_data_of_another_width_is_refused_by_every_method(reference):
@@ -891,6 +898,25 @@ def test_float32_target_scores_its_fitting_sample_exactly(reference):
     X64 = Xt.astype(np.float64)
     assert est.score(X64, yt) == -est.bound(X64, yt)["task_relatedness"]
     assert est.score(X64, yt) != -est.task_relatedness_
+
+
+def test_float16_embeddings_are_fitted_as_float64(reference):
+    """float16 is upcast (the scaler would otherwise standardise in float16)."""
+    Xr, yr, _ = reference
+    X16 = Xr.astype(np.float16)
+    assert (_fit(reference, X16, yr).task_relatedness_
+            == _fit(reference, X16.astype(np.float64), yr).task_relatedness_)
+
+
+def test_bad_reference_embeddings_are_named_in_the_error(reference):
+    Xr, yr, _ = reference
+    bad = Xr.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input reference X contains NaN"):
+        TaskRelatednessScorer(reference=(bad, yr)).fit(Xr, yr)
+    with pytest.raises(ValueError, match="Input reference X_eval contains NaN"):
+        TaskRelatednessScorer(reference=ReferenceTask(Xr, yr, X_eval=bad, y_eval=yr)).fit(
+            Xr, yr)
 
 
 def test_score_checks_the_labels_it_is_given(reference):
@@ -981,7 +1007,8 @@ def test_encoder_runs_in_batches_with_progress_bars_and_mixed_precision(capsys):
                                 batch_size=7, verbose=1, random_state=0).fit(Xt, yt)
     assert enc.batches == [7, 7, 7, 7, 2] + [7, 7, 7, 7, 7, 7, 3]  # target 30, reference 45
     err = capsys.readouterr().err
-    assert "embedding X" in err and "embedding reference X" in err
+    assert re.search(r"(^|\r|\n)embedding X:", err) and re.search(
+        r"(^|\r|\n)embedding reference X:", err)
     # mixed precision: the forward under CPU autocast (bfloat16), as computed here
     amp = clone(est).set_params(mixed_precision=True, verbose=0).fit(Xt, yt)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):

@@ -3,7 +3,10 @@
 import itertools
 
 import numpy as np
+import ot
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from sklearn_taskrel.exceptions import ConvergenceWarning
@@ -31,6 +34,7 @@ from sklearn_taskrel.transport._feature_map import (
     invert_map,
 )
 from sklearn_taskrel.transport._relatedness import Transformation, project_joint
+from sklearn_taskrel.transport._solvers import sqeuclidean_cost
 
 
 def test_exact_transport_identical_sets_cost_zero():
@@ -738,6 +742,47 @@ def test_entropic_transport_is_a_log_domain_sinkhorn():
     assert exact - 1e-9 <= sharper < cost
 
 
+def test_entropic_transport_iterations_and_tolerance_reach_pot():
+    """``max_iter`` and ``tol`` stop the iterations (the column marginals are the last
+    ones fitted: the row marginals carry the violation); costs far above ``reg``
+    stay finite in the log domain; torch in, torch out."""
+    import torch
+
+    rng = np.random.RandomState(7)
+    M = ot.dist(rng.normal(size=(20, 3)), rng.normal(size=(25, 3)))
+    M /= M.max()
+    a, b = np.full(20, 1 / 20), np.full(25, 1 / 25)
+
+    def violation(plan):
+        return max(np.abs(plan.sum(1) - a).max(), np.abs(plan.sum(0) - b).max())
+
+    assert violation(entropic_transport(a, b, M, reg=1e-2, max_iter=2)[0]) > 1e-3
+    assert violation(entropic_transport(a, b, M, reg=1e-2, tol=1e-2)[0]) > 1e-4
+    assert violation(entropic_transport(a, b, M, reg=1e-2)[0]) < 1e-8  # defaults
+    # exp(-M / reg) underflows to 0 for most entries at reg=1e-4
+    assert np.mean(np.exp(-M / 1e-4) == 0) > 0.5
+    plan, cost = entropic_transport(a, b, M, reg=1e-4, max_iter=5000)
+    assert np.isfinite(plan).all()
+    assert_allclose(plan.sum(1), a, atol=1e-10)  # (a plain Sinkhorn is off by 0.05)
+    assert cost == pytest.approx(ot.emd2(a, b, M), abs=1e-4)
+    t_plan, t_cost = entropic_transport(torch.as_tensor(a), torch.as_tensor(b),
+                                        torch.as_tensor(M), reg=1e-2)
+    assert torch.is_tensor(t_plan)
+    assert_allclose(t_plan.numpy(), entropic_transport(a, b, M, reg=1e-2)[0], atol=1e-12)
+
+
+def test_squared_euclidean_cost_on_numpy_and_torch():
+    import torch
+
+    rng = np.random.RandomState(8)
+    X, Y = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
+    by_hand = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    assert_allclose(sqeuclidean_cost(X, Y), by_hand, atol=1e-12)
+    t = sqeuclidean_cost(torch.as_tensor(X), torch.as_tensor(Y))
+    assert torch.is_tensor(t)
+    assert_allclose(t.numpy(), by_hand, atol=1e-12)
+
+
 def test_certified_lipschitz_is_the_largest_distance_between_head_rows():
     """``max_{k,j} ||w_k - w_l||`` by a double loop, for rows near and far apart; the
     bound is attained (up to 1e-6) by the gradient far along the widest pair."""
@@ -990,9 +1035,6 @@ def test_reproject_transformation_moves_mass_to_the_new_prior():
 
 
 # --- Property: class-prior shifts (issue 19 item 4) ---------------------------------
-import ot  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -77,7 +77,7 @@ def exact_transport(a, b, M, *, max_iter=1_000_000):
         )
     cost = float(np.sum(plan * M_np))
     if is_torch(M):  # the plan goes back to M's device
-        plan = like(M, plan, dtype=M.dtype)
+        plan = like(M, plan)  # M's dtype
     return plan, cost
 
 
@@ -87,6 +87,29 @@ def entropic_transport(a, b, M, *, reg, max_iter=1000, tol=1e-9):
     Works on numpy arrays and on torch tensors on any device (POT backend). The
     returned cost is the linear part only, so it upper-bounds the exact cost
     whenever the plan's marginals are exact.
+
+    Parameters
+    ----------
+    a : array of shape (n,)
+        Source weights (sum to 1).
+    b : array of shape (m,)
+        Target weights (same total mass as ``a``).
+    M : array of shape (n, m)
+        Ground cost.
+    reg : float
+        Entropic regularisation (in the units of ``M``); the log-domain iterations
+        stay finite for ``reg`` far below the costs.
+    max_iter : int, default=1000
+        Largest number of Sinkhorn iterations.
+    tol : float, default=1e-9
+        Stop when the marginal violation falls below ``tol``.
+
+    Returns
+    -------
+    plan : array of shape (n, m)
+        Same kind of array as ``M``.
+    cost : float
+        ``sum(plan * M)``.
 
     Examples
     --------
