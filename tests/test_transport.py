@@ -2017,3 +2017,43 @@ def test_a_label_map_onto_empty_reference_classes_only_is_refused():
     with pytest.raises(ValueError, match=r"target class 0 only to reference classes "
                                          r"without points \(\[0\]\)"):
         evaluate_transformation(Z, X, y, tr, np.zeros(2), 1.0)
+
+
+# --- Property: duplicated classes (issue 19 item 4) -----------------------------------
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(t=st.integers(0, 2),
+       assignment=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+       seed=st.integers(0, 2 ** 16))
+def test_a_duplicated_target_class_costs_its_mass_times_ln2_in_entropy_only(
+        t, assignment, seed):
+    """Copying every point of target class ``t`` under a new label ``t'`` (sent to the
+    same reference class) against repeating them under ``t``: the same points and
+    the same class prior over {t, t'} together, so the reference loss and the
+    Wasserstein term are equal, and the conditional entropy grows by exactly
+    ``pi(t u t') ln 2`` (one fair bit for which copy)."""
+    rng = np.random.RandomState(seed)
+    d, K_R = 3, 4
+    Z = [rng.normal(size=(n, d)) + 2 * r for r, n in enumerate((9, 7, 8, 6))]
+    X = [rng.normal(size=(n, d)) * 0.7 + s for s, n in enumerate((5, 7, 4))]
+    L = rng.uniform(0.2, 2.0, size=K_R)
+    fmap = FeatureMap(shift=rng.normal(size=d), center=np.zeros(d),
+                      scale_delta=rng.uniform(-0.3, 0.3, size=d))
+    X_all = np.vstack(X + [X[t]])
+    a = np.asarray(assignment)
+
+    def terms(y, a):
+        prior = np.bincount(y) / len(y)
+        tr = Transformation(a, joint_from_assignment(a, prior, K_R), None, fmap)
+        return evaluate_transformation(Z, X_all, y, tr, L, 0.3, chunk_size=10_000)[0]
+
+    y_base = np.concatenate([np.full(len(Xs), s) for s, Xs in enumerate(X)])
+    repeated = terms(np.concatenate([y_base, np.full(len(X[t]), t)]), a)
+    duplicated = terms(np.concatenate([y_base, np.full(len(X[t]), 3)]), np.append(a, a[t]))
+    mass = 2 * len(X[t]) / len(X_all)
+    assert duplicated["reweighted_reference_loss"] == pytest.approx(
+        repeated["reweighted_reference_loss"], rel=1e-12)
+    assert duplicated["wasserstein"] == pytest.approx(repeated["wasserstein"], rel=1e-9)
+    assert duplicated["conditional_entropy"] == pytest.approx(
+        repeated["conditional_entropy"] + mass * np.log(2), abs=1e-12)
+    assert duplicated["task_relatedness"] == pytest.approx(
+        repeated["task_relatedness"] + mass * np.log(2), rel=1e-9)
