@@ -194,6 +194,41 @@ def test_ground_truth_is_informative(quick_result):
             assert np.ptp(list(_primary_truth(z, t).values())) > 0, (zname, t)
 
 
+def _separated_best(z, t, n_test):
+    """The encoder whose primary accuracy beats every other's by more than two standard
+    errors of the difference (binomial, ``n_test`` test points each), or None."""
+    truth = _primary_truth(z, t)
+    best = max(truth, key=truth.get)
+    p = truth[best]
+    for e, q in truth.items():
+        se = np.sqrt((p * (1 - p) + q * (1 - q)) / n_test)
+        if e != best and p - q <= 2 * se:
+            return None
+    return best
+
+
+def test_scores_rank_the_zoo_better_than_chance(quick_result):
+    """Where the ground truth tells the best encoder apart (two standard errors), the
+    default TR, with and without labels, and LogME put it first, and their weighted
+    tau is positive. A random score picks it with probability 1/3 per target: three
+    targets of distinct data (permuted copies are not counted) leave 1/27."""
+    _, doc = quick_result
+    settings = doc["settings"]
+    checked = set()
+    for zname, z in doc["zoos"].items():
+        kind = z["primary_ground_truth"]
+        for t in z["targets"]:
+            best = _separated_best(z, t, settings[f"{zname}_n_test"])
+            if best is None:
+                continue
+            for m in ("TR learned_all", "TR label-free (reference)", "LogME"):
+                scores = {e: v["score"] for e, v in z["scores"][m][t].items()}
+                assert max(scores, key=scores.get) == best, (zname, t, m, scores)
+                assert z["agreement"][kind][m]["per_target"][t]["weighted_tau"] > 0
+            checked.add((zname, t.replace("_permuted", "")))
+    assert len(checked) >= 3, checked
+
+
 def test_label_permutation(quick_result):
     """A permuted copy of a target reuses its parent's fine-tuning, and label-invariant
     scores (LogME, H-score, LEEP, TR with learned label maps) are unchanged by it,

@@ -96,6 +96,8 @@ def quick_settings():
         small_encoders=("mlp_h128", "cnn_c8", "cnn_c8_noise50"),
         small_n_pretrain=2000, small_pretrain_epochs=1,
         small_n_train=100, small_n_test=100, small_n_reference=200,
-        small_targets=("fmnist10", "fmnist10_permuted"),
+        # three targets whose fine-tuned accuracies separate the encoders (the smoke
+        # test's better-than-chance check), and a permuted copy
+        small_targets=("fmnist10", "fmnist10_permuted", "digits10", "fmnist_coarse4"),
         small_finetune=FineTune(epochs=3, lr=2e-3, head_lr=2e-2, seeds=(0,)),
     )
