@@ -761,6 +761,11 @@ def test_entropic_transport_iterations_and_tolerance_reach_pot():
     assert violation(entropic_transport(a, b, M, reg=1e-2)[0]) < 1e-8  # defaults
     # exp(-M / reg) underflows to 0 for most entries at reg=1e-4
     assert np.mean(np.exp(-M / 1e-4) == 0) > 0.5
+    # unconverged after 1000 iterations here: the default stops exactly there
+    at_default = entropic_transport(a, b, M, reg=1e-4)[0]
+    assert_allclose(at_default, entropic_transport(a, b, M, reg=1e-4, max_iter=1000)[0],
+                    rtol=0, atol=0)
+    assert np.abs(at_default - entropic_transport(a, b, M, reg=1e-4, max_iter=1001)[0]).max() > 0
     plan, cost = entropic_transport(a, b, M, reg=1e-4, max_iter=5000)
     assert np.isfinite(plan).all()
     assert_allclose(plan.sum(1), a, atol=1e-10)  # (a plain Sinkhorn is off by 0.05)
