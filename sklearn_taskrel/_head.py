@@ -129,6 +129,12 @@ def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
         Standardised reference embeddings.
     y : ndarray of shape (n,)
         Reference class codes ``0..n_classes-1``.
+    n_classes : int
+        Number of reference classes (rows of ``W``).
+    lipschitz_cap : float, default=0.02
+        Cap on the per-sample input-gradient norm of the loss (the authors' ``TAU``).
+    penalty : float, default=1e4
+        Weight of the squared excess of the gradient norms over the cap.
     max_iter : int, default=300
         Maximum L-BFGS iterations (one skorch epoch; L-BFGS stops earlier when
         the loss or the step stalls).
@@ -136,6 +142,10 @@ def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
         L-BFGS stops when the loss or the parameters change by less than ``tol``
         between iterations (the optimisation runs in float32, whose resolution at a
         loss of 2 is 2.4e-7; on the anchor task 1e-6 and 1e-9 give the same head).
+    device : str or torch.device, default="cpu"
+        Where the head is fitted.
+    verbose : int, default=0
+        Positive: skorch prints its table of the (single) epoch's loss and time.
 
     Returns
     -------
@@ -170,7 +180,7 @@ def fit_reference_head(Z, y, n_classes, *, lipschitz_cap=0.02, penalty=1e4,
         device=str(device),
         lipschitz_cap=lipschitz_cap,
         penalty=penalty,
-        verbose=0,
+        verbose=int(verbose),
     )
     net.fit(Z, np.asarray(y, dtype=np.int64))
     lin = net.module_.linear

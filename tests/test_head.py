@@ -46,6 +46,17 @@ def test_head_respects_the_cap_and_is_deterministic(cap):
     assert len(net.history) >= 1
 
 
+def test_verbose_prints_skorchs_epoch_table_and_changes_nothing(capsys):
+    X, y, _ = make_task(n_per_class=20, n_classes=3, n_features=4, random_state=3)
+    W0, c0, _ = fit_reference_head(X, y, 3)
+    assert capsys.readouterr().out == ""
+    W1, c1, net = fit_reference_head(X, y, 3, verbose=1)
+    out = capsys.readouterr().out
+    assert "epoch" in out and "train_loss" in out
+    assert f"{net.history[-1]['train_loss']:.4f}" in out
+    assert np.array_equal(W0, W1) and np.array_equal(c0, c1)
+
+
 def test_larger_cap_fits_better():
     X, y, _ = make_task(n_per_class=40, n_classes=3, n_features=6, random_state=1)
     tight = per_class_losses(X, y, *fit_reference_head(X, y, 3, lipschitz_cap=0.02)[:2], 3)[0]
