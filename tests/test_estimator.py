@@ -925,7 +925,8 @@ def test_score_checks_the_labels_it_is_given(reference):
     with pytest.raises(ValueError, match=f"^y has {len(yr) - 1} labels but X has "
                        f"{len(yr)} samples"):
         est.score(Xr, yr[:-1])
-    with pytest.raises(ValueError, match=r"^y contains labels not seen during fit: \[10\]"):
+    with pytest.raises(ValueError, match=r"^y contains labels not seen during fit: \[10\]; "
+                       r"known classes are \[0, 1, 2, 3\]\.$"):
         est.score(Xr, np.where(yr == 0, 10, yr))
 
 

@@ -14,6 +14,11 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
 
+def _plain(value):
+    """A numpy scalar as the Python number it holds (``1.5``, not ``np.float64(1.5)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _describe(value):
     """Short, safe description of a value for an error message."""
     shape = getattr(value, "shape", None)
@@ -134,7 +139,7 @@ def check_labels(y, *, n_samples=None, name="y", allow_continuous=False):
             kind = type_of_target(y)
             raise ValueError(
                 f"{name} must hold class labels; got continuous values "
-                f"(type_of_target={kind!r}), e.g. {y[~(y == np.round(y))][0]!r}."
+                f"(type_of_target={kind!r}), e.g. {_plain(y[~(y == np.round(y))][0])!r}."
             )
     if y.dtype.kind == "O":
         if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
@@ -166,7 +171,7 @@ def check_class_prior(prior, n_classes, *, name="class_prior"):
         raise ValueError(f"{name} must be finite and non-negative; got {p!r}.")
     total = p.sum()
     if not np.isclose(total, 1.0, atol=1e-6):
-        raise ValueError(f"{name} must sum to 1; got a sum of {total!r}.")
+        raise ValueError(f"{name} must sum to 1; got a sum of {_plain(total)!r}.")
     return p / total
 
 
@@ -191,9 +196,9 @@ def check_positive_int(value, name, *, minimum=1, allow_none=False):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r}.")
+        raise TypeError(f"{name} must be an int >= {minimum}; got {_plain(value)!r}.")
     if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}.")
+        raise ValueError(f"{name} must be an int >= {minimum}; got {_plain(value)!r}.")
     return int(value)
 
 
@@ -208,7 +213,7 @@ def encode_like(y, classes, name, n_samples=None):
     if np.any(bad):
         raise ValueError(
             f"{name} contains labels not seen during fit: {sorted(set(yy[bad].tolist()))[:10]!r}; "
-            f"known classes are {list(classes)[:20]!r}."
+            f"known classes are {np.asarray(classes)[:20].tolist()!r}."
         )
     return classes, idx.astype(np.int64)
 
