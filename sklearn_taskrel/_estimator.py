@@ -226,7 +226,8 @@ class TaskRelatednessScorer(TransformerMixin, BaseEstimator):
         Seeds subsampling, k-means and the paper method. An int gives results that
         are identical bit for bit across runs on the CPU.
     verbose : int, default=0
-        0 silent; 1 progress bars; 2 also one line per iteration.
+        0 silent; 1 progress bars; 2 also one line per iteration and the reference
+        head's epoch table (skorch).
 
     Attributes
     ----------

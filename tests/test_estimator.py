@@ -1,5 +1,6 @@
 """TaskRelatednessScorer: theory checks, bound honesty and scikit-learn integration."""
 
+import copy
 import pickle
 import re
 
@@ -553,21 +554,23 @@ def test_global_scaling_makes_tr_invariant_to_a_rotation(reference):
         b.task_relatedness_ - a.task_relatedness_)
 
 
-def test_rescaled_head_minimises_the_bound_over_its_scale(reference):
-    """Brute force: the bound of every scaled head, each evaluated by exact transport."""
+@pytest.mark.parametrize("head_budget, scale_range", [(0.5, (1.5, 3.0)), (4.0, (0.2, 0.6))])
+def test_rescaled_head_minimises_the_bound_over_its_scale(reference, head_budget, scale_range):
+    """Brute force: the bound of every scaled head, each evaluated by exact transport;
+    a small head is scaled up, a large one down."""
     Xr, yr, means = reference
     Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
                           random_state=5, means=means, noise=2.0)
-    kw = dict(cross_fit="off", head_budget=0.5)
+    kw = dict(cross_fit="off", head_budget=head_budget)
     fixed = _fit(reference, Xt, yt, **kw)
     best = _fit(reference, Xt, yt, rescale_head=True, **kw)
-    assert best.head_scale_ > 0
+    assert scale_range[0] < best.head_scale_ < scale_range[1]
     assert_allclose(best.head_coef_, best.head_scale_ * fixed.head_coef_, rtol=1e-12)
     assert best.task_relatedness_ <= fixed.task_relatedness_ + 1e-12
     grid = np.concatenate([np.linspace(0, 3 * best.head_scale_, 31), [best.head_scale_]])
     values = []
     for s in grid:
-        est = clone(fixed).fit(Xt, yt)
+        est = copy.deepcopy(fixed)  # the fitted state, a head to scale
         solver = est._solver  # the same transformations, a scaled head
         solver.head_coef_ = s * fixed.head_coef_
         Zr_s = est.reference_scaler_.transform(Xr)
@@ -1037,3 +1040,66 @@ def test_memory_embeds_each_input_once_and_says_so_only_when_asked(tmp_path, cap
     assert second.task_relatedness_ == first.task_relatedness_
     fit(verbose=0)
     assert capsys.readouterr().out == ""
+
+
+# ----------------------------------------------------------------- fixed label maps
+def _sent_to(est):
+    """Target class -> the reference class it comes from: the columns of the label map
+    that carry prior mass, each a point mass on one target class."""
+    out = {}
+    for r in np.flatnonzero(est.class_prior_ > 0):
+        column = est.label_map_[:, r]
+        assert np.sort(column)[-1] == 1.0 and column.sum() == 1.0
+        out[est.classes_[np.argmax(column)].item()] = est.reference_classes_[r].item()
+    return out
+
+
+@pytest.mark.parametrize("transforms", ["fixed", "learned_feature"])
+def test_label_map_given_as_dict_or_array_sends_each_target_class_where_it_says(
+        reference, transforms):
+    """A target whose classes are the reference's relabelled: the label map that undoes
+    the relabelling gives the bound of the unrelabelled target, as a dict (by label)
+    or an array (by sorted target class)."""
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=33, means=means)
+    names = np.array([20, 10, 40, 30])          # target label of reference class r
+    plain = _fit(reference, Xt, yt, transforms=transforms)
+    assert _sent_to(plain) == {0: 0, 1: 1, 2: 2, 3: 3}  # equal labels match
+    as_dict = _fit(reference, Xt, names[yt], transforms=transforms,
+                   label_map={20: 0, 10: 1, 40: 2, 30: 3})
+    as_array = _fit(reference, Xt, names[yt], transforms=transforms, label_map=[1, 0, 3, 2])
+    for est in (as_dict, as_array):
+        assert _sent_to(est) == {20: 0, 10: 1, 40: 2, 30: 3}
+        assert est.task_relatedness_ == pytest.approx(plain.task_relatedness_, rel=1e-9)
+    # without a map, labels that are not the reference's go in sorted order
+    by_order = _fit(reference, Xt, names[yt], transforms=transforms)
+    assert _sent_to(by_order) == {10: 0, 20: 1, 30: 2, 40: 3}
+    # (the learned feature map can partly undo a wrong label map)
+    assert by_order.task_relatedness_ > plain.task_relatedness_ + (transforms == "fixed")
+
+
+def test_fixed_label_map_matches_equal_labels_of_a_subset(reference):
+    Xr, yr, means = reference
+    keep = np.isin(yr, [1, 3])
+    est = _fit(reference, Xr[keep], yr[keep], transforms="fixed")
+    assert _sent_to(est) == {1: 1, 3: 3}
+    # labels the reference does not have, fewer classes: sorted order
+    est = _fit(reference, Xr[keep], np.where(yr[keep] == 1, "b", "a"), transforms="fixed")
+    assert _sent_to(est) == {"a": 0, "b": 1}
+
+
+@pytest.mark.parametrize("label_map, y_names, message", [
+    ({0: 0, 1: 1}, None, r"^label_map has no entry for target classes \[2, 3\]\.$"),
+    ([0, 1, 2], None, r"^label_map must give one reference class per target class "
+                      r"\(4\); got 3 entries\.$"),
+    ({0: 0, 1: 1, 2: 9, 3: 7}, None,
+     r"^label_map names unknown reference classes \[9, 7\]\.$"),
+    (None, "five", r"^transforms='fixed' needs label_map when the target has more "
+                   r"classes \(5\) than the reference \(4\) and their labels differ\.$"),
+])
+def test_bad_label_maps_are_refused_naming_the_classes(reference, label_map, y_names, message):
+    Xr, yr, _ = reference
+    y = yr if y_names is None else np.arange(len(yr)) % 5 + 10
+    with pytest.raises(ValueError, match=message):
+        _fit(reference, Xr, y, transforms="fixed", label_map=label_map)

@@ -236,7 +236,7 @@ class TaskRelatedness:
             self.classes_, yt = check_labels(y_tgt, n_samples=len(Z_tgt), name="y")
             if len(self.classes_) == 1:
                 warnings.warn(
-                    f"y has a single class ({self.classes_[0]!r}): the label map sends it "
+                    f"y has a single class ({self.classes_[0].item()!r}): the label map sends it "
                     "to one reference class and TR measures only how the target features "
                     "match that class.", DegenerateTaskWarning, stacklevel=3)
         else:
@@ -365,7 +365,7 @@ class TaskRelatedness:
             W, c, net = fit_reference_head(
                 Zr_s, yr, K_R, lipschitz_cap=self.head_lipschitz_,
                 penalty=self.options.head_penalty, max_iter=self.options.head_max_iter,
-                device=device)
+                device=device, verbose=max(0, self.options.verbose - 1))
             return W, c, [dict(epoch=h["epoch"], train_loss=h["train_loss"])
                           for h in net.history]
 
@@ -388,7 +388,8 @@ class TaskRelatedness:
                 pairs = [self.options.label_map.get(c, None) for c in self.classes_]
                 missing = [c for c, p in zip(self.classes_, pairs) if p is None]
                 if missing:
-                    raise ValueError(f"label_map has no entry for target classes {missing!r}.")
+                    raise ValueError("label_map has no entry for target classes "
+                                     f"{np.asarray(missing).tolist()!r}.")
             else:
                 pairs = list(np.asarray(self.options.label_map).ravel())
                 if len(pairs) != K_T:
@@ -397,7 +398,8 @@ class TaskRelatedness:
                         f"({K_T}); got {len(pairs)} entries.")
             unknown = [p for p in pairs if p not in ref_classes]
             if unknown:
-                raise ValueError(f"label_map names unknown reference classes {unknown!r}.")
+                raise ValueError("label_map names unknown reference classes "
+                                 f"{np.asarray(unknown).tolist()!r}.")
             return np.array([ref_classes.index(p) for p in pairs])
         if all(c in ref_classes for c in self.classes_):
             return np.array([ref_classes.index(c) for c in self.classes_])
@@ -882,18 +884,16 @@ class TaskRelatedness:
         S = Z @ W.T  # logits without the intercept
         D = np.asarray(class_prior, dtype=np.float64)
         slope = float(terms["lipschitz"] * terms["wasserstein"])
-        rest = float(terms.get("conditional_entropy", 0.0))
 
         def losses(scale):
             return per_class_losses_from_logits(scale * S + c, y, K_R)
 
-        def bound(scale):
-            return float(D @ losses(scale)) + rest + scale * slope
+        def bound(scale):  # up to the conditional entropy, which s does not change
+            return float(D @ losses(scale)) + scale * slope
 
         f1 = bound(1.0)
         hi = max(2.0, min(1e4, f1 / slope if slope > 0 else 1e4))
-        res = minimize_scalar(bound, bounds=(0.0, hi), method="bounded",
-                              options={"xatol": 1e-5})
+        res = minimize_scalar(bound, bounds=(0.0, hi), method="bounded")  # xatol 1e-5
         best = min(((res.x, res.fun), (1.0, f1), (0.0, bound(0.0))), key=lambda t: t[1])
         scale = float(best[0])
         self.head_scale_ = scale
