@@ -1,6 +1,7 @@
 """TaskRelatednessScorer: theory checks, bound honesty and scikit-learn integration."""
 
 import copy
+import functools
 import pickle
 import re
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_task
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
@@ -1103,3 +1104,85 @@ def test_bad_label_maps_are_refused_naming_the_classes(reference, label_map, y_n
     y = yr if y_names is None else np.arange(len(yr)) % 5 + 10
     with pytest.raises(ValueError, match=message):
         _fit(reference, Xr, y, transforms="fixed", label_map=label_map)
+
+
+# ----------------------------------------------------------------- label-free settings
+@pytest.fixture(scope="module")
+def unlabelled(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=40, n_classes=4, n_features=N_FEATURES,
+                          random_state=34, means=means, noise=1.4)
+    return 1.2 * Xt - 0.3, yt
+
+
+def _label_free(reference, X, **params):
+    Xr, yr, _ = reference
+    params = {"random_state": 0, "cross_fit": "off", **params}
+    return TaskRelatednessScorer(reference=(Xr, yr), **params).fit(X)
+
+
+def test_label_free_none_is_one_transport_problem_on_the_reference_classes(
+        reference, unlabelled):
+    """No pseudo-labels: the classes are the reference's and the label map the identity;
+    with transforms="fixed" the feature map is the identity too, which can only raise
+    the bound; the terms reported are those of the last iteration of the fit."""
+    X, _ = unlabelled
+    learned = _label_free(reference, X, pseudo_labels="none")
+    assert learned.pseudo_labels_ is None
+    assert_allclose(learned.classes_, learned.reference_classes_)
+    assert_allclose(learned.label_map_, np.eye(4))
+    M, m = learned.target_map_
+    assert np.abs(M - np.eye(N_FEATURES)).max() > 1e-2         # a map was learned
+    fixed = _label_free(reference, X, pseudo_labels="none", transforms="fixed")
+    M, m = fixed.target_map_
+    assert_allclose(M, np.eye(N_FEATURES), atol=1e-12)
+    assert_allclose(m, 0.0, atol=1e-12)
+    assert fixed.task_relatedness_ > learned.task_relatedness_
+    for est in (learned, fixed):
+        assert est.history_[-1]["objective"] == pytest.approx(est.task_relatedness_,
+                                                              rel=1e-7)
+
+
+@pytest.mark.parametrize("pseudo_labels", ["reference", "cluster", "none"])
+def test_label_free_fits_honour_the_descent_parameters(reference, unlabelled, pseudo_labels):
+    """max_iter, alpha, the OT chunk size and the logit stage reach every label-free
+    fit; random_state makes chunked fits repeat bit for bit."""
+    X, _ = unlabelled
+    fit = functools.partial(_label_free, reference, X, pseudo_labels=pseudo_labels)
+    default = fit()
+    stages = [k for h in default.history_ for k in h if "transport" in k]
+    assert "squared_transport" in stages and "squared_logit_transport" in stages
+    assert default.task_relatedness_ == fit(max_iter=30).task_relatedness_
+    one = fit(max_iter=1)
+    assert sum("squared_transport" in h for h in one.history_) == 1
+    assert one.task_relatedness_ != default.task_relatedness_
+    stiff = fit(alpha=1e6)
+    M, _ = stiff.target_map_
+    assert np.abs(M - np.eye(N_FEATURES)).max() < 1e-3 < np.abs(
+        default.target_map_[0] - np.eye(N_FEATURES)).max()
+    chunked = fit(ot_batch_size=16)
+    assert chunked.task_relatedness_ != default.task_relatedness_
+    again = fit(ot_batch_size=16)
+    assert again.task_relatedness_ == chunked.task_relatedness_
+    assert_allclose(again.target_map_[0], chunked.target_map_[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("pseudo_labels", ["reference", "cluster"])
+def test_pseudo_labels_always_learn_their_label_map(reference, unlabelled, pseudo_labels):
+    """Pseudo-classes have no given correspondence: "learned_feature" learns the label
+    map as "learned_all" does (the same fit), rather than matching names."""
+    X, _ = unlabelled
+    a = _label_free(reference, X, pseudo_labels=pseudo_labels, transforms="learned_all")
+    b = _label_free(reference, X, pseudo_labels=pseudo_labels, transforms="learned_feature")
+    assert b.task_relatedness_ == a.task_relatedness_
+    assert_allclose(b.label_map_, a.label_map_)
+
+
+def test_cluster_pseudo_labels_follow_random_state(reference):
+    """k-means on structureless points: its partition depends on the seed."""
+    noise = np.random.RandomState(35).normal(size=(80, N_FEATURES))
+    fits = [_label_free(reference, noise, pseudo_labels="cluster", random_state=s)
+            for s in (0, 0, 1)]
+    assert_array_equal(fits[0].pseudo_labels_, fits[1].pseudo_labels_)
+    assert fits[0].task_relatedness_ == fits[1].task_relatedness_
+    assert not np.array_equal(fits[0].pseudo_labels_, fits[2].pseudo_labels_)
