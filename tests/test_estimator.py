@@ -1186,3 +1186,102 @@ def test_cluster_pseudo_labels_follow_random_state(reference):
     assert_array_equal(fits[0].pseudo_labels_, fits[1].pseudo_labels_)
     assert fits[0].task_relatedness_ == fits[1].task_relatedness_
     assert not np.array_equal(fits[0].pseudo_labels_, fits[2].pseudo_labels_)
+
+
+# ----------------------------------------------------------------- cross-fitted terms
+@pytest.fixture(scope="module")
+def held_out_task(reference):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=36, means=means, noise=2.0)
+    return Xt, yt
+
+
+def test_cross_fitted_rescaled_head_scales_every_fold(reference, held_out_task):
+    """The scale is chosen on the held-out terms; each fold's terms are then those of
+    the scaled head: the transport scales exactly (W1 of s W is s W1 of W), the sum
+    still holds, and TR is the size-weighted mean over folds."""
+    Xt, yt = held_out_task
+    kw = dict(cross_fit=2, head_budget=4.0)
+    plain = _fit(reference, Xt, yt, **kw)
+    scaled = _fit(reference, Xt, yt, rescale_head=True, **kw)
+    s = scaled.head_scale_
+    assert 0.05 < s < 0.9 and plain.head_scale_ == 1.0
+    assert_allclose(scaled.head_coef_, s * plain.head_coef_, rtol=1e-12)
+    assert scaled.task_relatedness_ < plain.task_relatedness_ - 0.01
+    sizes = np.array([f["n_samples"] for f in scaled.fold_terms_])
+    for fp, fs in zip(plain.fold_terms_, scaled.fold_terms_):
+        assert fs["n_samples"] == fp["n_samples"] and fs["n_measured"] == fp["n_measured"]
+        assert fs["wasserstein"] == pytest.approx(s * fp["wasserstein"], rel=1e-12)
+        assert fs["transport"] == pytest.approx(fs["lipschitz"] * fs["wasserstein"], rel=1e-12)
+        assert fs["conditional_entropy"] == fp["conditional_entropy"]
+        assert fs["task_relatedness"] == pytest.approx(
+            fs["reweighted_reference_loss"] + fs["conditional_entropy"] + fs["transport"],
+            rel=1e-12)
+        assert fs["reweighted_reference_loss"] != fp["reweighted_reference_loss"]
+    for key in ("task_relatedness", "reweighted_reference_loss", "transport"):
+        mean = sizes @ [f[key] for f in scaled.fold_terms_] / sizes.sum()
+        value = scaled.task_relatedness_ if key == "task_relatedness" else scaled.bound_terms_[key]
+        assert value == pytest.approx(mean, rel=1e-12)
+
+
+@pytest.mark.parametrize("params", [{}, {"rescale_head": True, "head_budget": 4.0},
+                                    {"pseudo_labels": "none", "unlabelled": True},
+                                    {"pseudo_labels": "reference", "unlabelled": True}])
+def test_cross_fitted_point_terms_sum_to_tr(reference, held_out_task, params):
+    """``point_terms_``: ``weight @ value + offset`` is TR, the held-out points are each
+    fold's test part, and the weights are each fold's share over its points."""
+    Xt, yt = held_out_task
+    params = dict(params)
+    y = None if params.pop("unlabelled", False) else yt
+    est = _fit(reference, Xt, y, cross_fit=2, **params)
+    pt = est.point_terms_
+    assert pt["weight"] @ pt["value"] + pt["offset"] == pytest.approx(
+        est.task_relatedness_, rel=1e-10)
+    assert sorted(pt["index"].tolist()) == list(range(len(Xt)))
+    for fold, test in zip(est.fold_terms_, est.cv_folds_):
+        in_fold = np.isin(pt["index"], test)
+        assert_allclose(pt["weight"][in_fold], len(test) / len(Xt) / fold["n_measured"])
+    assert np.ptp(pt["value"]) > 0                           # per-point transport costs
+
+
+def test_cross_fitted_tr_beats_chance_only_for_related_features(reference, held_out_task):
+    Xr, yr, means = reference
+    Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
+                          random_state=38, means=means)
+    related = _fit(reference, Xt, yt, cross_fit=2)
+    noise = _fit(reference, np.random.RandomState(37).normal(size=Xt.shape), yt, cross_fit=2)
+    assert related.beats_chance_ is True and noise.beats_chance_ is False
+    for est in (related, noise):
+        assert est.beats_chance_ == (est.task_relatedness_ < est.chance_level_)
+
+
+def test_random_state_instances_give_repeatable_cross_fits(reference, held_out_task):
+    """A RandomState instance (not an int) seeds the folds from its stream: two fresh
+    instances of one seed give the same fit."""
+    Xt, yt = held_out_task
+    Xr, yr, _ = reference
+    a, b = (TaskRelatednessScorer(reference=(Xr, yr), cross_fit=2, ot_batch_size=16,
+                                  random_state=np.random.RandomState(5)).fit(Xt, yt)
+            for _ in range(2))
+    assert a.task_relatedness_ == b.task_relatedness_
+    assert [f["task_relatedness"] for f in a.fold_terms_] == [
+        f["task_relatedness"] for f in b.fold_terms_]
+
+
+def test_cross_fitted_fixed_transforms_keep_the_identity_map(reference, held_out_task):
+    """transforms="fixed" has no map to average over folds: the fitted state is the
+    whole-sample fit, whose feature map is the identity in the target's scaling."""
+    Xt, yt = held_out_task
+    est = _fit(reference, 1.5 * Xt + 2.0, yt, cross_fit=2, transforms="fixed")
+    M, m = est.target_map_
+    assert_allclose(M, np.eye(N_FEATURES), atol=1e-12)
+    assert_allclose(m, 0.0, atol=1e-12)
+
+
+def test_cross_fitted_history_names_its_folds(reference, held_out_task):
+    Xt, yt = held_out_task
+    est = _fit(reference, Xt, yt, cross_fit=2)
+    assert {h["fold"] for h in est.history_} == {0, 1}
+    assert all("iteration" in h for h in est.history_)
+    assert sum("objective" in h for h in est.history_) == 2   # one closing entry per fold
