@@ -657,26 +657,6 @@ def test_solver_on_plain_arrays_gives_the_estimators_numbers(labels):
     assert tr.bound(Z, target) == est.bound(Z, target)
 
 
-def test_solver_options_resolve_the_preset_and_refuse_two_head_caps():
-    from sklearn_taskrel.transport import PRESETS, SolverOptions
-
-    ranking = SolverOptions.from_preset("ranking")
-    assert (ranking.transport_space, ranking.head_budget, ranking.head_lipschitz,
-            ranking.cross_fit) == ("logits", PRESETS["ranking"]["head_budget"], None, 2)
-    paper = SolverOptions.from_preset("paper", cross_fit=None, transport_space="logits")
-    assert (paper.transport_space, paper.head_lipschitz, paper.head_budget,
-            paper.cross_fit) == ("logits", 0.02, None, 0)
-    assert SolverOptions.from_preset("paper", head_budget=2.0).head_lipschitz is None
-    with pytest.raises(ValueError, match="head_lipschitz.*head_budget"):
-        SolverOptions.from_preset("ranking", head_lipschitz=0.1, head_budget=1.0)
-    with pytest.raises(ValueError, match="preset must be one of"):
-        SolverOptions.from_preset("fast")
-    import dataclasses
-
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        ranking.cross_fit = 3
-
-
 def _lp_transport(a, b, M):
     """Exact OT by scipy's linear programming (HiGHS): an independent second solver."""
     from scipy.optimize import linprog
@@ -2062,3 +2042,52 @@ def test_a_duplicated_target_class_costs_its_mass_times_ln2_in_entropy_only(
         repeated["conditional_entropy"] + mass * np.log(2), abs=1e-12)
     assert duplicated["task_relatedness"] == pytest.approx(
         repeated["task_relatedness"] + mass * np.log(2), rel=1e-9)
+
+
+# --- SolverOptions.from_preset -------------------------------------------------------
+_PRESET_FIELDS = ("transport_space", "scaling", "head_budget", "head_lipschitz",
+                  "head_budget_unit", "rescale_head", "cross_fit")
+
+
+def test_solver_options_resolve_each_preset():
+    from sklearn_taskrel.transport import SolverOptions
+
+    ranking, paper = SolverOptions.from_preset(), SolverOptions.from_preset("paper")
+    assert [getattr(ranking, f) for f in _PRESET_FIELDS] == [
+        "logits", "per_feature", 1.0, None, "radius", False, 2]
+    assert [getattr(paper, f) for f in _PRESET_FIELDS] == [
+        "features", "per_feature", None, 0.02, "radius", False, 0]
+    assert (ranking.preset, paper.preset) == ("ranking", "paper")
+
+
+def test_solver_options_keep_what_is_given_and_ignore_other_names():
+    from sklearn_taskrel.transport import SolverOptions
+
+    given = SolverOptions.from_preset(
+        "paper", transport_space="logits", scaling="global", head_budget=2.0,
+        head_budget_unit="spread", rescale_head=True, cross_fit=3, alpha=0.5,
+        encoder=object(), memory=None)
+    assert [getattr(given, f) for f in _PRESET_FIELDS] == [
+        "logits", "global", 2.0, None, "spread", True, 3]
+    assert given.alpha == 0.5 and given.preset == "paper"
+    # None takes the preset's value; a cap given absolutely replaces the budget
+    capped = SolverOptions.from_preset("ranking", head_lipschitz=0.3, transport_space=None,
+                                       cross_fit="off")
+    assert (capped.head_lipschitz, capped.head_budget, capped.transport_space,
+            capped.cross_fit) == (0.3, None, "logits", 0)
+
+
+def test_solver_options_refuse_unknown_presets_and_two_caps():
+    import dataclasses
+
+    from sklearn_taskrel.transport import SolverOptions
+
+    with pytest.raises(ValueError, match=r"^preset must be one of \['paper', 'ranking'\]; "
+                       r"got 'fast'\.$"):
+        SolverOptions.from_preset("fast")
+    with pytest.raises(ValueError, match=r"^Give the head's cap either as head_lipschitz "
+                       r"\(absolute\) or as head_budget \(in units of the reference radius\), "
+                       r"not both; got head_lipschitz=0\.1 and head_budget=2\.0\.$"):
+        SolverOptions.from_preset(head_lipschitz=0.1, head_budget=2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SolverOptions.from_preset().cross_fit = 3

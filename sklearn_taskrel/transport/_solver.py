@@ -146,6 +146,9 @@ class SolverOptions:
         if values.get("head_lipschitz") is None and values.get("head_budget") is None:
             values["head_lipschitz"] = chosen.get("head_lipschitz")
             values["head_budget"] = chosen.get("head_budget")
+        else:  # the cap given, not the other one's default
+            values.setdefault("head_lipschitz", None)
+            values.setdefault("head_budget", None)
         if values["cross_fit"] == "off":
             values["cross_fit"] = 0
         return cls(preset=preset, **values)
