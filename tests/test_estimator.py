@@ -1285,3 +1285,48 @@ def test_cross_fitted_history_names_its_folds(reference, held_out_task):
     assert {h["fold"] for h in est.history_} == {0, 1}
     assert all("iteration" in h for h in est.history_)
     assert sum("objective" in h for h in est.history_) == 2   # one closing entry per fold
+
+
+@pytest.mark.parametrize("pseudo_labels", ["reference", "cluster", "none"])
+def test_label_free_terms_and_loss_on_the_fitting_sample(reference, unlabelled, pseudo_labels):
+    """Measured again on the fitting sample, the bound is the fitted TR (the cluster
+    mode assigns new points by its k-means); the target loss is the cross-entropy of
+    the transformed classifier against the pseudo-labels (none without them)."""
+    X, _ = unlabelled
+    est = _label_free(reference, X, pseudo_labels=pseudo_labels)
+    assert est.bound(X)["task_relatedness"] == pytest.approx(est.task_relatedness_, rel=1e-8)
+    if pseudo_labels == "none":
+        assert np.isnan(est.target_loss_)
+        return
+    codes = np.searchsorted(est.classes_, est.pseudo_labels_)
+    proba = est.predict_proba(X)
+    assert est.target_loss_ == pytest.approx(
+        -np.mean(np.log(proba[np.arange(len(X)), codes])), rel=1e-7)
+
+
+def test_labelled_fits_need_labels_to_measure_the_bound(reference):
+    Xr, yr, _ = reference
+    est = _fit(reference, Xr, yr)
+    with pytest.raises(ValueError, match=r"^y is required: this estimator was fitted with "
+                       r"target labels; got y=None\.$"):
+        est.bound(Xr)
+
+
+def test_embeddings_too_large_to_standardise_are_refused(reference):
+    Xr, yr, _ = reference
+    for name, ref, X in (("target", Xr, Xr * 1e200), ("reference", Xr * 1e200, Xr)):
+        with pytest.raises(ValueError, match=rf"^The {name} embeddings are too large to "
+                           r"standardise: a feature's variance overflows float64 \(largest "
+                           r"absolute value \d\.\d\de\+200\)\. Divide them"):
+            TaskRelatednessScorer(reference=(ref, yr)).fit(X, yr)
+
+
+@pytest.mark.parametrize("label", [3, "cat"])
+def test_a_single_target_class_is_warned_about_by_name(reference, label):
+    from sklearn_taskrel.exceptions import DegenerateTaskWarning
+
+    Xr, yr, _ = reference
+    with pytest.warns(DegenerateTaskWarning, match=rf"^y has a single class \({label!r}\): "
+                      r"the label map sends it to one reference class"):
+        est = _fit(reference, Xr[yr == 3], np.full((yr == 3).sum(), label, dtype=object))
+    assert est.classes_.tolist() == [label] and np.isfinite(est.task_relatedness_)

@@ -239,7 +239,7 @@ class TaskRelatedness:
             self.classes_, yt = check_labels(y_tgt, n_samples=len(Z_tgt), name="y")
             if len(self.classes_) == 1:
                 warnings.warn(
-                    f"y has a single class ({self.classes_[0].item()!r}): the label map sends it "
+                    f"y has a single class ({self.classes_[:1].tolist()[0]!r}): the label map sends it "
                     "to one reference class and TR measures only how the target features "
                     "match that class.", DegenerateTaskWarning, stacklevel=3)
         else:
@@ -259,6 +259,14 @@ class TaskRelatedness:
         # float64; a float32 target stays float32.
         self.reference_scaler_ = self._make_scaler().fit(Zr)
         self.target_scaler_ = self._make_scaler().fit(Zt)
+        for name, Z, scaler in (("reference", Zr, self.reference_scaler_),
+                                ("target", Zt, self.target_scaler_)):
+            if not np.all(np.isfinite(scaler.var_)):
+                raise ValueError(
+                    f"The {name} embeddings are too large to standardise: a feature's "
+                    f"variance overflows {scaler.var_.dtype} (largest absolute value "
+                    f"{float(np.abs(Z).max()):.3g}). Divide them by a constant first: TR "
+                    "does not depend on the units of the features.")
         Zr_s = self.reference_scaler_.transform(Zr).astype(np.float64, copy=False)
         Zt_s = self.target_scaler_.transform(Zt)
         del Zt
@@ -580,10 +588,10 @@ class TaskRelatedness:
         self.pseudo_labels_ = self.classes_[yt]
         return yt
 
-    def _transformed_proba(self, Zt_s, tr, label_map=None, chunk=8192):
-        """``B softmax(W (M x + m) + c)`` for standardised target embeddings."""
-        if tr.joint is not None and label_map is None:
-            _, label_map = prior_and_label_map(tr.joint)
+    def _transformed_proba(self, Zt_s, tr, chunk=8192):
+        """``B softmax(W (M x + m) + c)`` for standardised target embeddings (``B``
+        the label map of ``tr``'s joint, which is ``label_map_`` for the fitted state)."""
+        label_map = None if tr.joint is None else prior_and_label_map(tr.joint)[1]
         out = []
         mapped = getattr(tr, "mapped_target", None)
         if mapped is not None and (not getattr(self, "_fit_on_all", False) or len(mapped) != len(Zt_s)):
@@ -671,7 +679,7 @@ class TaskRelatedness:
         if self._rescales_head() and np.isfinite(terms["wasserstein"]):
             terms = self._rescale_head(terms, self.class_prior_)
             target_loss = None  # recomputed below with the rescaled head
-        bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
+        bad = {k: float(v) for k, v in terms.items() if not np.isfinite(v)}
         if bad:  # never a silent NaN
             raise ValueError(
                 f"task-relatedness is not finite: the terms {bad} are not finite. Check "
@@ -680,11 +688,10 @@ class TaskRelatedness:
         self.bound_terms_ = terms
         self.beats_chance_ = bool(self.task_relatedness_ < self.chance_level_)
         if target_loss is None:
-            proba = self._transformed_proba(Zt_s, tr, label_map=self.label_map_)
-            if yt is None:
-                target_loss = float("nan") if tr.joint is None else float(
-                    -np.mean(np.log(np.maximum(proba.max(axis=1), 1e-300))))
+            if yt is None:  # no labels nor pseudo-labels (pseudo_labels="none")
+                target_loss = float("nan")
             else:
+                proba = self._transformed_proba(Zt_s, tr)
                 target_loss = float(-np.mean(np.log(np.maximum(
                     proba[np.arange(len(yt)), yt], 1e-300))))
         self.target_loss_ = target_loss
@@ -984,7 +991,7 @@ class TaskRelatedness:
         """Class probabilities of the transformed reference classifier on target
         embeddings ``Z`` (unscaled)."""
         Zt_s = self.target_scaler_.transform(Z)
-        return self._transformed_proba(Zt_s, self.transformation_, label_map=self.label_map_)
+        return self._transformed_proba(Zt_s, self.transformation_)
 
     def certified_constant(self):
         """The certified constant of the transport term (0 for a one-class head)."""
