@@ -90,12 +90,8 @@ def entropic_transport(a, b, M, *, reg, max_iter=1000, tol=1e-9):
 
     Parameters
     ----------
-    a : array of shape (n,)
-        Source weights (sum to 1).
-    b : array of shape (m,)
-        Target weights (same total mass as ``a``).
-    M : array of shape (n, m)
-        Ground cost.
+    a, b, M : arrays
+        Source weights, target weights and ground cost, as in :func:`exact_transport`.
     reg : float
         Entropic regularisation (in the units of ``M``); the log-domain iterations
         stay finite for ``reg`` far below the costs.
