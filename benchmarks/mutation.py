@@ -9,6 +9,7 @@ equivalent mutants: they change no observable behaviour, and are counted apart.
 
     python benchmarks/mutation.py                         # every module in MODULES
     python benchmarks/mutation.py transport/_assignment   # one module
+    python benchmarks/mutation.py transport/_solver --sample 300   # a random sample
 
 Writes ``results/mutation.json`` (per module: killed, survived, not covered,
 equivalent, killed share of the non-equivalent mutants, seconds) and
@@ -18,7 +19,9 @@ equivalent: each is a missing test or a missing reason).
 
 import argparse
 import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -99,8 +102,9 @@ def read_equivalent(path=EQUIVALENT):
     return out
 
 
-def run_module(module, tests, workdir, max_children):
-    """Mutate ``module`` in ``workdir`` against ``tests``; ``{mutant: status}``."""
+def run_module(module, tests, workdir, max_children, sample=None, seed=0):
+    """Mutate ``module`` in ``workdir`` against ``tests``: ``({mutant: status}, number
+    of mutants)``, the statuses of a seeded random ``sample`` only when given."""
     cfg = "\n".join([
         "[mutmut]", "source_paths = sklearn_taskrel/",
         f"only_mutate = sklearn_taskrel/{module}.py",
@@ -113,13 +117,38 @@ def run_module(module, tests, workdir, max_children):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1")  # no thread pools to inherit across fork
     mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run(mutmut + ["run", "--max-children", str(max_children)], cwd=workdir,
-                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    listing = subprocess.run(mutmut + ["results", "--all", "true"], cwd=workdir, env=env,
-                             capture_output=True, text=True).stdout
     dotted = "sklearn_taskrel." + module.replace("/", ".") + "."
-    return {m.group(1): m.group(2) for m in re.finditer(r"^\s*(\S+): (.+)$", listing, re.M)
-            if m.group(1).startswith(dotted)}
+
+    def statuses():
+        listing = subprocess.run(mutmut + ["results", "--all", "true"], cwd=workdir, env=env,
+                                 capture_output=True, text=True).stdout
+        return {m.group(1): m.group(2)
+                for m in re.finditer(r"^\s*(\S+): (.+)$", listing, re.M)
+                if m.group(1).startswith(dotted)}
+
+    names = []
+    if sample is not None:
+        # Generate the mutants and collect the test map (a filter that matches none
+        # makes mutmut stop there), then test the sample alone.
+        subprocess.run(mutmut + ["run", dotted + "no_such_mutant"], cwd=workdir, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        every = sorted(statuses())
+        rng = random.Random(seed)
+        names = sorted(rng.sample(every, min(sample, len(every))))
+    subprocess.run(mutmut + ["run", "--max-children", str(max_children), *names],
+                   cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    found = statuses()
+    return ({m: found[m] for m in names} if names else found), len(found)
+
+
+def wilson_interval(k, n, z=1.96):
+    """95 % Wilson score interval of a proportion ``k / n``."""
+    if n == 0:
+        return None
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(centre - half, 4), round(centre + half, 4)]
 
 
 def summarise(statuses, equivalent):
@@ -131,11 +160,13 @@ def summarise(statuses, equivalent):
     for s in statuses.values():
         counts[s] = counts.get(s, 0) + 1
     scored = killed + len(open_)
+    interval = wilson_interval(killed, scored)
     # A mutant listed as equivalent that a test kills was not equivalent: say so.
     wrongly_listed = sorted(m for m, s in statuses.items() if s == "killed" and m in equivalent)
     return {"mutants": len(statuses), "status_counts": counts, "killed": killed,
             "equivalent": len(equiv), "not_killed": len(open_),
             "killed_share": killed / scored if scored else None,
+            "killed_share_95ci": interval,
             "survivors": sorted(open_), "listed_equivalent_but_killed": wrongly_listed}
 
 
@@ -144,6 +175,11 @@ def main(argv=None):
     p.add_argument("modules", nargs="*", help="modules under sklearn_taskrel/ (default: all)")
     p.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     p.add_argument("--out", default=str(RESULTS / "mutation.json"))
+    p.add_argument("--sample", type=int, default=None,
+                   help="test a seeded random sample of this many mutants of each module: "
+                        "an estimate of its killed share, with a 95 %% interval (for "
+                        "modules whose every mutant would take hours)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample")
     p.add_argument("--workdir", default=None,
                    help="keep the scratch copy here (then `python -m mutmut show NAME` "
                         "in it shows a mutant's diff)")
@@ -166,7 +202,8 @@ def main(argv=None):
         shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
         for module in modules:
             t0 = time.perf_counter()
-            statuses = run_module(module, MODULES[module], work, args.max_children)
+            statuses, total = run_module(module, MODULES[module], work, args.max_children,
+                                         sample=args.sample, seed=args.seed)
             if statuses and all(s == "not checked" for s in statuses.values()):
                 raise SystemExit(
                     f"{module}: no mutant was tested; the tests {MODULES[module]} must "
@@ -174,12 +211,16 @@ def main(argv=None):
                     f"{' '.join(MODULES[module])}).")
             row = summarise(statuses, equivalent)
             row.update(tests=MODULES[module], seconds=round(time.perf_counter() - t0, 1))
+            if args.sample is not None:
+                row.update(sample=args.sample, seed=args.seed, mutants_in_module=total)
             report["modules"][module] = row
             share = row["killed_share"]
-            print(f"{module}: {row['mutants']} mutants, {row['killed']} killed, "
-                  f"{row['equivalent']} equivalent, {row['not_killed']} not killed "
-                  f"({'n/a' if share is None else f'{100 * share:.1f} %'} killed), "
-                  f"{row['seconds']} s", flush=True)
+            ci = row["killed_share_95ci"]
+            print(f"{module}: {row['mutants']} mutants{' (sampled)' if args.sample else ''}, "
+                  f"{row['killed']} killed, {row['equivalent']} equivalent, "
+                  f"{row['not_killed']} not killed "
+                  f"({'n/a' if share is None else f'{100 * share:.1f} %'} killed, 95 % "
+                  f"interval {ci}), {row['seconds']} s", flush=True)
     write_json(out, report)
     lines = [m for row in report["modules"].values() for m in row["survivors"]]
     (out.parent / "mutation_survivors.txt").write_text("\n".join(lines) + "\n")
