@@ -2091,3 +2091,32 @@ def test_solver_options_refuse_unknown_presets_and_two_caps():
         SolverOptions.from_preset(head_lipschitz=0.1, head_budget=2.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         SolverOptions.from_preset().cross_fit = 3
+
+
+def test_solver_transport_backend_and_arrays():
+    """numpy unless torch is asked for (or the device is CUDA); on torch, arrays
+    become tensors on that device, cast only when a dtype is given."""
+    import torch
+
+    from sklearn_taskrel.transport import SolverOptions, TaskRelatedness
+
+    def solver(backend):
+        return TaskRelatedness(SolverOptions.from_preset(transport_backend=backend,
+                                                         device="cpu"))
+
+    assert solver("numpy")._backend_device() is None
+    assert solver("auto")._backend_device() is None           # no CUDA here
+    assert solver("torch")._backend_device() == torch.device("cpu")
+    x = np.arange(3, dtype=np.float32)
+    on_numpy = solver("numpy")._on_backend(x)
+    assert on_numpy is x and solver("numpy")._on_backend(x, np.float64).dtype == np.float64
+    t = solver("torch")._on_backend(x)
+    assert torch.is_tensor(t) and t.dtype == torch.float32
+    assert solver("torch")._on_backend(x, np.float64).dtype == torch.float64
+
+
+def test_solver_entropy_skips_empty_classes():
+    from sklearn_taskrel.transport._solver import _entropy
+
+    assert _entropy([0.5, 0.0, 0.5]) == pytest.approx(np.log(2), rel=1e-15)
+    assert _entropy([1.0, 0.0]) == 0.0

@@ -66,7 +66,8 @@ def _digits_zoo():
 
 def _gaussian_zoo():
     """Seeded Gaussian classes (4 reference, 3 target classes, 12 features);
-    encoders keep 12, 6 or 3 informative features, or replace them by noise."""
+    encoders keep 12, 6 or 3 informative features, or replace them by noise; the
+    first also in float32."""
     rng = np.random.RandomState(1)
     means_r = 3.0 * rng.normal(size=(4, 12))
     y_r = np.repeat(np.arange(4), 60)
@@ -78,6 +79,9 @@ def _gaussian_zoo():
         mix = np.eye(12)[:, :keep] + 0.1 * rng.normal(size=(12, keep))
         zoo[f"keep{keep}"] = (X_t @ mix, (X_r @ mix, y_r))
     zoo["noise"] = (rng.normal(size=X_t.shape), (rng.normal(size=X_r.shape), y_r))
+    # float32 embeddings (what encoders return; large targets stay float32)
+    Z_t, (Z_r, _) = zoo["keep12"]
+    zoo["keep12_float32"] = (Z_t.astype(np.float32), (Z_r.astype(np.float32), y_r))
     return zoo, y_t
 
 
