@@ -46,13 +46,7 @@ MODULES = {
     # one value-fixture case per TR setting and encoder: a mutant dies on the first
     # value it changes (the whole fixture took ~25 s for each survivor)
     "transport/_solver": ["tests/test_value_fixture.py::test_tr_values_equal_the_recorded_ones",
-                          "tests/test_estimator.py",
-                          *[f"tests/test_transport.py::test_solver_{t}" for t in (
-                              "options_resolve_each_preset",
-                              "options_keep_what_is_given_and_ignore_other_names",
-                              "options_refuse_unknown_presets_and_two_caps",
-                              "transport_backend_and_arrays",
-                              "entropy_skips_empty_classes")],
+                          "tests/test_transport_solver.py", "tests/test_estimator.py",
                           "-k", "not width_scale_and_noise"],
     "_head": ["tests/test_head.py"],
     "_estimator": ["tests/test_estimator.py",

@@ -602,13 +602,17 @@ def test_chance_level_is_the_label_entropy(reference):
     assert not _fit(reference, noise, yt[keep]).beats_chance_
 
 
+@pytest.mark.parametrize("feature_map", ["affine", "translation"])
 @pytest.mark.parametrize("cross_fit", ["off", 2])
-def test_target_loss_is_the_cross_entropy_of_the_transformed_classifier(reference, cross_fit):
-    """Recomputed from predict_proba (in sample) or from refits on the folds."""
+def test_target_loss_is_the_cross_entropy_of_the_transformed_classifier(reference, cross_fit,
+                                                                       feature_map):
+    """Recomputed from predict_proba (in sample) or from refits on the folds (the
+    translation family is refitted on the whole sample, not averaged)."""
     Xr, yr, means = reference
     Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
                           random_state=8, means=means, noise=1.5)
-    est = _fit(reference, Xt, yt, cross_fit=cross_fit, rescale_head=False)
+    est = _fit(reference, Xt, yt, cross_fit=cross_fit, rescale_head=False,
+               feature_map=feature_map)
     if cross_fit == "off":
         proba = est.predict_proba(Xt)
         assert est.target_loss_ == pytest.approx(-np.mean(np.log(proba[np.arange(len(yt)), yt])),
@@ -619,7 +623,8 @@ def test_target_loss_is_the_cross_entropy_of_the_transformed_classifier(referenc
     losses, trs = [], []
     for test in est.cv_folds_:
         train = np.setdiff1d(np.arange(len(yt)), test)
-        fold = _fit(reference, Xt[train], yt[train], cross_fit="off", rescale_head=False)
+        fold = _fit(reference, Xt[train], yt[train], cross_fit="off", rescale_head=False,
+                    feature_map=feature_map)
         proba = fold.predict_proba(Xt[test])
         losses.append(-np.mean(np.log(proba[np.arange(len(test)), yt[test]])))
         trs.append(-fold.score(Xt[test], yt[test]))
@@ -629,7 +634,8 @@ def test_target_loss_is_the_cross_entropy_of_the_transformed_classifier(referenc
     assert [f["task_relatedness"] for f in est.fold_terms_] == pytest.approx(trs, rel=1e-7)
 
 
-def test_cross_fitted_state_is_the_mean_of_the_fold_fits(reference, monkeypatch):
+@pytest.mark.parametrize("feature_map", ["affine", "diagonal"])
+def test_cross_fitted_state_is_the_mean_of_the_fold_fits(reference, monkeypatch, feature_map):
     """With labels and held-out terms the transformations are fitted on the folds only
     (two fits, not three) and the fitted map is their mean: recomputed from
     standalone fits on each training part, each applied to its own standardisation."""
@@ -642,13 +648,14 @@ def test_cross_fitted_state_is_the_mean_of_the_fold_fits(reference, monkeypatch)
     Xr, yr, means = reference
     Xt, yt, _ = make_task(n_per_class=30, n_classes=4, n_features=N_FEATURES,
                           random_state=8, means=means, noise=1.5)
-    est = _fit(reference, Xt, yt, cross_fit=2, rescale_head=False)
+    est = _fit(reference, Xt, yt, cross_fit=2, rescale_head=False, feature_map=feature_map)
     assert calls == [len(yt) - len(test) for test in est.cv_folds_]
     monkeypatch.setattr(module, "fit_transformation", real)
     mapped, assignments = [], []
     for test in est.cv_folds_:
         train = np.setdiff1d(np.arange(len(yt)), test)
-        fold = _fit(reference, Xt[train], yt[train], cross_fit="off", rescale_head=False)
+        fold = _fit(reference, Xt[train], yt[train], cross_fit="off", rescale_head=False,
+                    feature_map=feature_map)
         mapped.append(fold.transformation_.feature_map.apply(fold.target_scaler_.transform(Xt)))
         assignments.append(fold.transformation_.assignment)
     got = est.transformation_.feature_map.apply(est.target_scaler_.transform(Xt))
@@ -1352,7 +1359,9 @@ def test_a_single_class_reference_has_a_constant_head(reference):
     from sklearn_taskrel.exceptions import DegenerateTaskWarning
 
     Xr, yr, _ = reference
-    with pytest.warns(DegenerateTaskWarning, match="single class"):
+    with pytest.warns(DegenerateTaskWarning, match=r"^The reference task has a single class: "
+                      r"its head is constant, the reweighted loss and the Lipschitz "
+                      r"constant are 0\.$"):
         est = _fit(reference, Xr, yr, reference_override=(Xr[yr == 0], yr[yr == 0]))
     assert_allclose(est.head_coef_, np.zeros((1, N_FEATURES)), rtol=0, atol=0)
     assert est.head_history_ == [] and est.lipschitz_ == 0.0
