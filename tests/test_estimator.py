@@ -396,8 +396,12 @@ def test_a_pipeline_step_that_changes_the_width_says_how_to_fix_it(reference):
     Xr, yr, _ = reference
     pipe = Pipeline([("pca", PCA(n_components=5)),
                      ("tr", TaskRelatednessScorer(reference=(Xr, yr), random_state=0))])
-    with pytest.raises(ValueError, match="8 reference features and 5 target features. A "
-                                         "step placed before this estimator in a Pipeline"):
+    with pytest.raises(ValueError, match=r"^reference and target embeddings must have the "
+                       r"same width; got 8 reference features and 5 target features\. A step "
+                       r"placed before this estimator in a Pipeline \(PCA, say\) changes the "
+                       r"target but not the reference: transform the reference with the same "
+                       r"fitted step \(reference=\(step\.transform\(X_ref\), y_ref\)\), or "
+                       r"make the step part of the encoder\.$"):
         pipe.fit(Xr, yr)
     # the fix the message gives: the reference transformed by the same fitted step
     pca = PCA(n_components=5).fit(Xr)

@@ -118,7 +118,7 @@ def test_solver_between_class_spread_is_the_anova_formula():
     from sklearn_taskrel.transport._solver import _between_class_spread
 
     rng = np.random.RandomState(9)
-    y = np.repeat([0, 1, 3], [7, 5, 9])                   # class 2 has no point
+    y = np.repeat([0, 1, 3], [7, 5, 9])            # of 5 classes, 2 and 4 have no point
     Z = (rng.normal(size=(21, 3)) + 2.5 * np.eye(4)[y][:, :3] ** 3).astype(np.float32)
     X = Z.astype(np.float64)
     grand = X.mean(axis=0)
@@ -126,11 +126,12 @@ def test_solver_between_class_spread_is_the_anova_formula():
     ss_w = sum(np.sum((X[y == k] - X[y == k].mean(0)) ** 2) for k in (0, 1, 3))
     noise = 2 * ss_w / (21 - 3)
     expected = np.sqrt(max(ss_b - noise, noise) / 21)
-    assert _between_class_spread(Z, y, 4) == pytest.approx(expected, rel=1e-6)
+    assert _between_class_spread(Z, y, 5) == pytest.approx(expected, rel=1e-6)
     # pure noise: floored at the noise level
     W = rng.normal(size=(21, 3))
     ss_w = sum(np.sum((W[y == k] - W[y == k].mean(0)) ** 2) for k in (0, 1, 3))
-    assert _between_class_spread(W, y, 4) >= np.sqrt(2 * ss_w / 18 / 21) * (1 - 1e-12)
+    assert _between_class_spread(W, y, 5) == pytest.approx(np.sqrt(2 * ss_w / 18 / 21),
+                                                           rel=1e-12)
 
 
 
