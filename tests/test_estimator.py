@@ -1372,7 +1372,8 @@ def test_a_single_class_reference_has_a_constant_head(reference):
     assert est.bound_terms_["transport"] == 0.0
 
 
-def test_paper_method_runs_the_given_number_of_steps_with_a_fixed_label_map(reference):
+def test_paper_method_runs_the_given_number_of_steps_with_a_fixed_label_map(reference,
+                                                                            capsys):
     """The authors' loop (Adam steps): max_iter steps, the fixed label map kept, the
     same fit again under random_state."""
     Xr, yr, means = reference
@@ -1385,6 +1386,8 @@ def test_paper_method_runs_the_given_number_of_steps_with_a_fixed_label_map(refe
     est = fit()
     assert est.n_iter_ == 4
     assert _sent_to(est) == {20: 0, 10: 1, 40: 2, 30: 3}
+    fit(verbose=1)
+    assert "paper optimisation" in capsys.readouterr().err    # the loop's progress bar
     again = fit()
     assert again.task_relatedness_ == est.task_relatedness_
     assert fit(max_iter=6).n_iter_ == 6

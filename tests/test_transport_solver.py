@@ -2,6 +2,8 @@
 estimator's behaviour is tested in test_estimator.py), checked against formulas,
 loops and hand-computed values."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -176,8 +178,10 @@ def test_solver_binary_reference_has_a_lipschitz_constant():
     from sklearn_taskrel.transport import SolverOptions, TaskRelatedness
 
     Z_ref, y_ref, Z, y = _solver_task(n_ref_classes=2)
-    tr = TaskRelatedness(SolverOptions.from_preset("paper"), random_state=0).fit(
-        Z_ref, y_ref, Z, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # two classes are not a degenerate reference
+        tr = TaskRelatedness(SolverOptions.from_preset("paper"), random_state=0).fit(
+            Z_ref, y_ref, Z, y)
     W = tr.head_coef_  # features space: the certified constant is ||w_0 - w_1||
     assert tr.lipschitz_ == pytest.approx(np.linalg.norm(W[0] - W[1]), rel=1e-12)
     assert tr.lipschitz_ > 0
@@ -216,3 +220,16 @@ def test_solver_head_budget_is_in_units_of_the_reference(unit):
     unit_value = tr.reference_radius_ if unit == "radius" else tr.reference_spread_
     assert tr.head_lipschitz_ == pytest.approx(2.0 / unit_value, rel=1e-12)
     assert tr.reference_radius_ != pytest.approx(tr.reference_spread_, rel=1e-3)
+
+
+def test_solver_caps_a_large_reference_at_max_samples():
+    """A reference above max_samples is subsampled (stratified) for the transport; a
+    target below it is kept whole."""
+    from sklearn_taskrel.transport import SolverOptions, TaskRelatedness
+
+    Z_ref, y_ref, Z, y = _solver_task()                   # 100 reference, 60 target
+    fits = {cap: TaskRelatedness(SolverOptions.from_preset(max_samples=cap, cross_fit="off"),
+                                 random_state=0).fit(Z_ref, y_ref, Z, y) for cap in (80, 10000)}
+    assert [len(Zc) for Zc in fits[80]._Z_ref_by_class] == [20] * 4
+    assert [len(Zc) for Zc in fits[10000]._Z_ref_by_class] == [25] * 4
+    assert fits[80].task_relatedness_ != fits[10000].task_relatedness_

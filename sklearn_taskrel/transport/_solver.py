@@ -862,7 +862,7 @@ class TaskRelatedness:
             index.append(f["measured"])
             weight.append(np.full(f["n_measured"], f["weight"] / f["n_measured"]))
             value.append(ref_loss + t["lipschitz"] * scale * f["point_costs"])
-            offset += f["weight"] * t.get("conditional_entropy", 0.0)
+            offset += f["weight"] * t["conditional_entropy"]
         return {"index": np.concatenate(index), "weight": np.concatenate(weight),
                 "value": np.concatenate(value), "offset": float(offset)}
 
@@ -920,7 +920,7 @@ class TaskRelatedness:
         out["wasserstein"] = float(terms["wasserstein"] * self.head_scale_)
         out["transport"] = float(terms["lipschitz"] * out["wasserstein"])
         out["task_relatedness"] = (out["reweighted_reference_loss"]
-                                   + out.get("conditional_entropy", 0.0) + out["transport"])
+                                   + out["conditional_entropy"] + out["transport"])
         return out
 
     @property
