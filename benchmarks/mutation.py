@@ -18,10 +18,10 @@ equivalent: each is a missing test or a missing reason).
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -98,9 +98,10 @@ def read_equivalent(path=EQUIVALENT):
     return out
 
 
-def run_module(module, tests, workdir, max_children, sample=None, seed=0):
+def run_module(module, tests, workdir, max_children, sample=None, seed=0, only=None):
     """Mutate ``module`` in ``workdir`` against ``tests``: ``({mutant: status}, number
-    of mutants)``, the statuses of a seeded random ``sample`` only when given."""
+    of mutants)``, the statuses of a seeded random ``sample`` or of the mutants named
+    in ``only`` alone when given."""
     cfg = "\n".join([
         "[mutmut]", "source_paths = sklearn_taskrel/",
         f"only_mutate = sklearn_taskrel/{module}.py",
@@ -123,14 +124,19 @@ def run_module(module, tests, workdir, max_children, sample=None, seed=0):
                 if m.group(1).startswith(dotted)}
 
     names = []
-    if sample is not None:
+    if sample is not None or only is not None:
         # Generate the mutants and collect the test map (a filter that matches none
         # makes mutmut stop there), then test the sample alone.
         subprocess.run(mutmut + ["run", dotted + "no_such_mutant"], cwd=workdir, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         every = sorted(statuses())
-        rng = random.Random(seed)
-        names = sorted(rng.sample(every, min(sample, len(every))))
+        if only is not None:
+            names = [m for m in every if m in only]
+        else:
+            # ranked by a hash of seed and name: a code change elsewhere in the module
+            # leaves the sample of the unchanged functions as it was
+            names = sorted(sorted(every, key=lambda m: hashlib.sha256(
+                f"{seed}:{m}".encode()).hexdigest())[:sample])
     subprocess.run(mutmut + ["run", "--max-children", str(max_children), *names],
                    cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     found = statuses()
@@ -176,6 +182,9 @@ def main(argv=None):
                         "an estimate of its killed share, with a 95 %% interval (for "
                         "modules whose every mutant would take hours)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    p.add_argument("--mutants", default=None,
+                   help="a file of mutant names (one per line): test only those (a "
+                        "previous sample, the survivors of a run)")
     p.add_argument("--workdir", default=None,
                    help="keep the scratch copy here (then `python -m mutmut show NAME` "
                         "in it shows a mutant's diff)")
@@ -185,6 +194,8 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f"unknown modules {unknown}; known: {sorted(MODULES)}")
     equivalent = read_equivalent()
+    only = (None if args.mutants is None
+            else set(Path(args.mutants).read_text().split()))
     out = Path(args.out)
     report = {"tool": "mutmut " + _version(), "modules": {}}
     if out.exists():  # keep the modules not rerun
@@ -199,7 +210,7 @@ def main(argv=None):
         for module in modules:
             t0 = time.perf_counter()
             statuses, total = run_module(module, MODULES[module], work, args.max_children,
-                                         sample=args.sample, seed=args.seed)
+                                         sample=args.sample, seed=args.seed, only=only)
             if statuses and all(s == "not checked" for s in statuses.values()):
                 raise SystemExit(
                     f"{module}: no mutant was tested; the tests {MODULES[module]} must "
@@ -207,12 +218,15 @@ def main(argv=None):
                     f"{' '.join(MODULES[module])}).")
             row = summarise(statuses, equivalent)
             row.update(tests=MODULES[module], seconds=round(time.perf_counter() - t0, 1))
-            if args.sample is not None:
-                row.update(sample=args.sample, seed=args.seed, mutants_in_module=total)
+            if args.sample is not None or only is not None:
+                row.update(mutants_in_module=total, **(
+                    {"sample": args.sample, "seed": args.seed} if only is None
+                    else {"mutants_file": args.mutants, "named": len(only)}))
             report["modules"][module] = row
             share = row["killed_share"]
             ci = row["killed_share_95ci"]
-            print(f"{module}: {row['mutants']} mutants{' (sampled)' if args.sample else ''}, "
+            subset = " (sampled)" if args.sample else " (named)" if only else ""
+            print(f"{module}: {row['mutants']} mutants{subset}, "
                   f"{row['killed']} killed, {row['equivalent']} equivalent, "
                   f"{row['not_killed']} not killed "
                   f"({'n/a' if share is None else f'{100 * share:.1f} %'} killed, 95 % "
