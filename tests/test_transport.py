@@ -1977,8 +1977,9 @@ def test_a_label_map_onto_empty_reference_classes_only_is_refused():
     X, y = np.zeros((4, 2)), np.array([0, 0, 1, 1])
     joint = np.array([[0.5, 0.0], [0.0, 0.5]])
     tr = Transformation(None, joint, joint.sum(1), FeatureMap.identity(2))
-    with pytest.raises(ValueError, match=r"target class 0 only to reference classes "
-                                         r"without points \(\[0\]\)"):
+    with pytest.raises(ValueError, match=r"^The label map sends target class 0 only to "
+                       r"reference classes without points \(\[0\]\); give it mass on a "
+                       r"reference class that has points\.$"):
         evaluate_transformation(Z, X, y, tr, np.zeros(2), 1.0)
 
 
