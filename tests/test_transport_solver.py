@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import make_task
 from numpy.testing import assert_allclose
 
 
@@ -151,13 +152,10 @@ def test_solver_stratified_cap_keeps_each_class_in_proportion():
 
 
 def _solver_task(n_ref_classes=4, seed=10):
-    rng = np.random.RandomState(seed)
-    means = 3 * rng.normal(size=(n_ref_classes, 5))
-    y_ref = np.repeat(np.arange(n_ref_classes), 25)
-    y = np.repeat(np.arange(n_ref_classes), 15)
-    return (means[y_ref] + rng.normal(size=(len(y_ref), 5)), y_ref,
-            means[y] + 1.2 * rng.normal(size=(len(y), 5)), y)
-
+    """100 reference and 60 target points of the same Gaussian classes (5 features)."""
+    Z_ref, y_ref, means = make_task(25, n_ref_classes, 5, separation=6.0, random_state=seed)
+    Z, y, _ = make_task(15, n_ref_classes, 5, random_state=seed + 1, means=means, noise=1.2)
+    return Z_ref, y_ref, Z, y
 
 
 def test_solver_fit_checks_lengths_and_times_its_steps():

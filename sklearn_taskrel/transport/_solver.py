@@ -60,7 +60,12 @@ from sklearn_taskrel.transport._relatedness import (
 )
 from sklearn_taskrel.utils._device import resolve_device
 from sklearn_taskrel.utils._scaling import FlooredStandardScaler, GlobalScaler
-from sklearn_taskrel.utils._validation import array_digest, check_labels, encode_like
+from sklearn_taskrel.utils._validation import (
+    _plain,
+    array_digest,
+    check_labels,
+    encode_like,
+)
 
 __all__ = ["PRESETS", "SolverOptions", "TaskRelatedness"]
 
@@ -239,7 +244,7 @@ class TaskRelatedness:
             self.classes_, yt = check_labels(y_tgt, n_samples=len(Z_tgt), name="y")
             if len(self.classes_) == 1:
                 warnings.warn(
-                    f"y has a single class ({self.classes_[:1].tolist()[0]!r}): the label map sends it "
+                    f"y has a single class ({_plain(self.classes_[0])!r}): the label map sends it "
                     "to one reference class and TR measures only how the target features "
                     "match that class.", DegenerateTaskWarning, stacklevel=3)
         else:
