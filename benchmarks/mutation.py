@@ -137,6 +137,8 @@ def run_module(module, tests, workdir, max_children, sample=None, seed=0, only=N
             # leaves the sample of the unchanged functions as it was
             names = sorted(sorted(every, key=lambda m: hashlib.sha256(
                 f"{seed}:{m}".encode()).hexdigest())[:sample])
+        if not names:  # nothing of this module named: no run (not every mutant)
+            return {}, len(every)
     subprocess.run(mutmut + ["run", "--max-children", str(max_children), *names],
                    cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     found = statuses()
